@@ -1,0 +1,48 @@
+"""Representations of prepared images with a (trained or untrained) encoder.
+
+The evaluation view is the centred window (paper Fig. 2); every split is embedded, keyed by
+galaxy id, both the fused backbone features (512-d at paper size) and the unit projection.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from pipeline import augment
+from pipeline.model import FusionEncoder
+
+EMBEDDINGS_SUFFIX = ".npz"
+
+
+@torch.no_grad()
+def embed_images(model: FusionEncoder, images: np.ndarray, out_size: int, mean: tuple[float, ...],
+                 std: tuple[float, ...], batch_size: int, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """(N, S, S, 3) uint8 -> backbone (N, F) and projection (N, P) float32, in eval mode."""
+    was_training = model.training
+    model.eval()
+    backbone, projection = [], []
+    for start in range(0, len(images), batch_size):
+        x = augment.to_float(torch.from_numpy(np.ascontiguousarray(images[start:start + batch_size])).to(device))
+        h = model.backbone(augment.centre(x, out_size, mean, std))
+        backbone.append(h.float().cpu())
+        projection.append(model.project(h).float().cpu())
+    model.train(was_training)
+    return torch.cat(backbone).numpy(), torch.cat(projection).numpy()
+
+
+def save_embeddings(path: Path, index: pd.DataFrame, backbone: np.ndarray, projection: np.ndarray) -> None:
+    """One file per survey: id, label, label_id, split and both representations."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, id=index["id"].to_numpy(dtype=str), label=index["label"].to_numpy(dtype=str),
+             label_id=index["label_id"].to_numpy(), split=index["split"].to_numpy(dtype=str),
+             backbone=backbone, projection=projection)
+    tmp.replace(path)
+
+
+def load_embeddings(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path) as f:
+        return {k: f[k] for k in f.files}

@@ -1,0 +1,41 @@
+"""Both kNN protocols on one representation, and the baselines (paper Sect. 4.3, DESIGN sect. 1).
+
+Standard protocol: the train split is the labelled bank, the test split the queries.
+Leave-one-out protocol (the reference code's "test accuracy"): kNN inside the test split
+itself, each galaxy voted on by its k nearest other test galaxies.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from pipeline import augment
+from pipeline.metrics import knn_scores
+from pipeline.prepare import Prepared
+
+
+def evaluate_representation(features: np.ndarray, labels: np.ndarray, split: np.ndarray, ks: list[int],
+                            k: int, classes: list[str]) -> dict:
+    """Scores of both protocols; ``pred`` (test-split predictions at ``k``) for the confusion plot."""
+    bank, test = split == "train", split == "test"
+    std = knn_scores(features[bank], labels[bank], features[test], labels[test], ks, k, classes)
+    loo = knn_scores(features[test], labels[test], features[test], labels[test], ks, k, classes,
+                     exclude_self=True)
+    return {
+        "knn": std["knn"], "knn_loo": loo["knn"],
+        "nmi": std["nmi"], "ari": std["ari"], "nmi_loo": loo["nmi"], "ari_loo": loo["ari"],
+        "recall": std["recall"], "confusion": std["confusion"], "pred": std["pred"],
+    }
+
+
+def pixel_features(prepared: Prepared, window: int, side: int) -> np.ndarray:
+    """Raw-pixel baseline: the centred evaluation window, area-downsampled to side x side, flattened."""
+    out = []
+    for start in range(0, len(prepared.images), 512):
+        x = augment.to_float(torch.from_numpy(np.ascontiguousarray(prepared.images[start:start + 512])))
+        s = x.shape[-1]
+        top = (s - window) // 2
+        x = x[..., top:top + window, top:top + window]
+        out.append(F.adaptive_avg_pool2d(x, side).flatten(1))
+    return torch.cat(out).numpy()

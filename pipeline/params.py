@@ -1,0 +1,242 @@
+"""The project's params.yaml as typed, validated dataclasses (one section per concern).
+
+Paper values (Wei et al. 2022) live in params.yaml, never here: these classes only say which
+keys exist, what type they hold and which ranges are legal.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pipeline.config import ConfigError, check_fraction, check_positive, parse, read_params, require
+
+Op = Literal[">=", ">", "==", "<=", "<"]
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A global catalogue condition, e.g. SDSS ``clean == 1`` and ``nvote > 20`` (DESIGN sect. 1)."""
+
+    column: str
+    op: Op
+    value: float
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Vote-fraction threshold rules (paper Table 1).
+
+    ``rules[class]`` is a list of alternatives (OR); each alternative maps column -> threshold,
+    all of which must hold with ``>=`` (AND).  ``suffix`` is appended to every rule column, so
+    the GZ2 fraction variant (``_fraction``, ``_weighted_fraction``, ``_debiased``) is one param.
+    """
+
+    rules: dict[str, list[dict[str, float]]]
+    suffix: str = ""
+    filters: list[Filter] = field(default_factory=tuple)
+
+    def validate(self, path: str) -> None:
+        for cls, alternatives in self.rules.items():
+            require(len(alternatives) > 0, f"{path}.rules.{cls}", "needs at least one alternative")
+            for i, alt in enumerate(alternatives):
+                require(len(alt) > 0, f"{path}.rules.{cls}.{i}", "an alternative needs a column")
+                for column, threshold in alt.items():
+                    check_fraction(threshold, f"{path}.rules.{cls}.{i}.{column}")
+
+
+@dataclass(frozen=True)
+class Image:
+    """Image geometry (paper Sect. 2.3, Fig. 2).
+
+    The native ``native_size`` image is centre-cropped to ``centre_crop``; the network sees a
+    ``crop`` window of it (random at train time, centred at eval) resized to ``size``.  The
+    prepared array stores the centre crop already scaled by ``size / crop``.
+    """
+
+    native_size: int
+    centre_crop: int
+    crop: int
+    size: int
+    max_corrupt_fraction: float
+
+    def validate(self, path: str) -> None:
+        require(0 < self.crop <= self.centre_crop <= self.native_size, path,
+                f"need 0 < crop ({self.crop}) <= centre_crop ({self.centre_crop}) "
+                f"<= native_size ({self.native_size})")
+        check_positive(self.size, f"{path}.size")
+        check_fraction(self.max_corrupt_fraction, f"{path}.max_corrupt_fraction")
+
+    @property
+    def stored_size(self) -> int:
+        """Side of the prepared (stored) image: the centre crop at the network's pixel scale."""
+        return round(self.centre_crop * self.size / self.crop)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Random, seeded, stratified train/val/test fractions (paper Sect. 4.1: 80/10/10)."""
+
+    train: float
+    val: float
+    test: float
+
+    def validate(self, path: str) -> None:
+        for name in ("train", "val", "test"):
+            check_fraction(getattr(self, name), f"{path}.{name}", open_low=True)
+        total = self.train + self.val + self.test
+        require(abs(total - 1) < 1e-9, path, f"train + val + test must be 1, got {total}")
+
+
+@dataclass(frozen=True)
+class Train:
+    """Contrastive pretraining (paper Sect. 4.1)."""
+
+    model: str
+    epochs: int
+    batch_size: int
+    lr: float
+    lr_final_factor: float
+    momentum: float
+    weight_decay: float
+    temperature: float
+    threads: int
+
+    def validate(self, path: str) -> None:
+        for name in ("epochs", "batch_size", "lr", "temperature", "threads"):
+            check_positive(getattr(self, name), f"{path}.{name}")
+        require(self.batch_size >= 2, f"{path}.batch_size", "needs at least 2 images for negatives")
+        check_fraction(self.lr_final_factor, f"{path}.lr_final_factor")
+        check_fraction(self.momentum, f"{path}.momentum")
+        require(self.weight_decay >= 0, f"{path}.weight_decay", "must be >= 0")
+
+
+@dataclass(frozen=True)
+class Survey:
+    """One survey: its source, the selection rules, geometry, split and training settings."""
+
+    classes: list[str]
+    source: dict[str, Any]
+    selection: Selection
+    image: Image
+    split: Split
+    train: Train
+
+    def validate(self, path: str) -> None:
+        require(len(self.classes) >= 2, f"{path}.classes", "needs at least two classes")
+        require(len(set(self.classes)) == len(self.classes), f"{path}.classes", "has duplicates")
+        for cls in self.selection.rules:
+            require(cls in self.classes, f"{path}.selection.rules.{cls}",
+                    f"is not one of the survey's classes {list(self.classes)}")
+        for cls in self.classes:
+            require(cls in self.selection.rules, f"{path}.selection.rules",
+                    f"has no rule for class {cls!r}")
+        require("kind" in self.source, f"{path}.source.kind", "missing key")
+
+
+@dataclass(frozen=True)
+class Jitter:
+    brightness: float
+    contrast: float
+    saturation: float
+    hue: float
+
+    def validate(self, path: str) -> None:
+        for name in ("brightness", "contrast", "saturation"):
+            require(getattr(self, name) >= 0, f"{path}.{name}", "must be >= 0")
+        require(0 <= self.hue <= 0.5, f"{path}.hue", f"{self.hue} must lie in [0, 0.5]")
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Two-view augmentations (paper Sect. 3.2; probabilities of the reference code)."""
+
+    flip_p: float
+    crop_scale_min: float
+    rotation_degrees: float
+    jitter: Jitter
+    jitter_p: float
+    grayscale_p: float
+
+    def validate(self, path: str) -> None:
+        check_fraction(self.flip_p, f"{path}.flip_p")
+        check_fraction(self.crop_scale_min, f"{path}.crop_scale_min", open_low=True)
+        check_fraction(self.jitter_p, f"{path}.jitter_p")
+        check_fraction(self.grayscale_p, f"{path}.grayscale_p")
+        require(0 <= self.rotation_degrees <= 360, f"{path}.rotation_degrees", "must lie in [0, 360]")
+
+
+@dataclass(frozen=True)
+class Model:
+    """Fusion encoder widths (paper Fig. 5, Table 2)."""
+
+    stem_channels: int
+    stem_kernel: int
+    stem_padding: int
+    cnn_channels: list[int]
+    vit_patch: int
+    vit_dim: int
+    vit_depth: int
+    vit_heads: int
+    vit_mlp_dim: int
+    branch_dim: int
+    projector_hidden: int
+    projection_dim: int
+
+    def validate(self, path: str) -> None:
+        for name, value in vars(self).items():
+            if isinstance(value, int) and name != "stem_padding":
+                check_positive(value, f"{path}.{name}")
+        require(len(self.cnn_channels) >= 1, f"{path}.cnn_channels", "needs at least one stage")
+        require(self.vit_dim % self.vit_heads == 0, f"{path}.vit_heads",
+                f"vit_dim {self.vit_dim} is not divisible by {self.vit_heads} heads")
+
+
+@dataclass(frozen=True)
+class Evaluate:
+    """kNN / NMI / ARI evaluation (paper Sect. 4.2-4.3)."""
+
+    ks: list[int]
+    k: int
+    representation: Literal["backbone", "projection"]
+    pixel_baseline_size: int
+    batch_size: int
+
+    def validate(self, path: str) -> None:
+        for i, k in enumerate(self.ks):
+            check_positive(k, f"{path}.ks.{i}")
+        require(self.k in self.ks, f"{path}.k", f"{self.k} must be one of ks {list(self.ks)}")
+        check_positive(self.pixel_baseline_size, f"{path}.pixel_baseline_size")
+        check_positive(self.batch_size, f"{path}.batch_size")
+
+
+@dataclass(frozen=True)
+class Params:
+    seed: int
+    surveys: list[str]
+    augment: Augment
+    models: dict[str, Model]
+    evaluate: Evaluate
+    survey: dict[str, Survey]
+    sim_population: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self, path: str) -> None:
+        for name in self.surveys:
+            require(name in self.survey, "surveys", f"{name!r} has no block under survey:")
+            require("-" not in name, "surveys", f"{name!r}: survey names may not contain '-'")
+        for name, survey in self.survey.items():
+            require(survey.train.model in self.models, f"survey.{name}.train.model",
+                    f"{survey.train.model!r} is not one of models {sorted(self.models)}")
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate params.yaml; raises :class:`ConfigError` naming the bad key."""
+    return parse(Params, read_params(path), "")
+
+
+def survey_params(params: Params, name: str) -> Survey:
+    """The block of survey ``name``; a clear error if it is not defined."""
+    if name not in params.survey:
+        raise ConfigError(f"survey.{name}: no such survey (defined: {', '.join(sorted(params.survey))})")
+    return params.survey[name]
+

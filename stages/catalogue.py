@@ -1,0 +1,22 @@
+"""Stage `catalogue@<survey>`: download (or simulate) the survey's vote table."""
+from __future__ import annotations
+
+from pipeline import paths
+from pipeline.params import Params, Survey
+from pipeline.surveys import get_source
+from stages.common import survey_stage
+
+
+def run(name: str, survey: Survey, params: Params) -> None:
+    out = paths.catalogue_dir(name)
+    out.mkdir(parents=True, exist_ok=True)
+    catalogue = get_source(name, survey, params.seed).fetch_catalogue(out)
+    print(f"{name}: catalogue of {len(catalogue)} galaxies in {out}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    survey_stage(__doc__, run, argv)
+
+
+if __name__ == "__main__":
+    main()

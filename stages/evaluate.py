@@ -1,0 +1,61 @@
+"""Stage `evaluate@<survey>`: kNN (both protocols), NMI, ARI, confusion, and two baselines."""
+from __future__ import annotations
+
+import pandas as pd
+import torch
+
+from pipeline import paths, prepare
+from pipeline.embed import embed_images, load_embeddings
+from pipeline.evaluate import evaluate_representation, pixel_features
+from pipeline.model import build_encoder
+from pipeline.params import Params, Survey
+from pipeline.train import pick_device
+from stages.common import survey_stage, write_json
+
+
+def run(name: str, survey: Survey, params: Params) -> None:
+    torch.set_num_threads(survey.train.threads)
+    ev = params.evaluate
+    classes = list(survey.classes)
+    emb = load_embeddings(paths.embeddings_file(name))
+    labels, split = emb["label_id"], emb["split"]
+
+    def scores(features):
+        return evaluate_representation(features, labels, split, list(ev.ks), ev.k, classes)
+
+    reps = {rep: scores(emb[rep]) for rep in ("backbone", "projection")}
+    main_rep = reps[ev.representation]
+
+    prepared = prepare.load(paths.prepared_dir(name))
+    untrained = build_encoder(params.models[survey.train.model], survey.image.size, params.seed)
+    random_backbone, random_proj = embed_images(untrained, prepared.images, survey.image.size,
+                                                prepared.mean, prepared.std, ev.batch_size, pick_device())
+    random_feats = random_backbone if ev.representation == "backbone" else random_proj
+    pixels = pixel_features(prepared, survey.image.size, ev.pixel_baseline_size)
+
+    def brief(r: dict) -> dict:
+        return {key: r[key] for key in ("knn", "knn_loo", "nmi", "ari", "nmi_loo", "ari_loo")}
+
+    metrics = {
+        **brief(main_rep),
+        "n_train": int((split == "train").sum()),
+        "n_test": int((split == "test").sum()),
+        "recall": main_rep["recall"],
+        "baseline": {"random_init": scores(random_feats)["knn"], "pixels": scores(pixels)["knn"]},
+        "representations": {rep: brief(r) for rep, r in reps.items()},
+    }
+    write_json(paths.evaluate_metrics(name), metrics)
+    test = split == "test"
+    pd.DataFrame({"id": emb["id"][test], "actual": [classes[i] for i in labels[test]],
+                  "predicted": [classes[i] for i in main_rep["pred"]]}).to_csv(paths.confusion_file(name), index=False)
+    print(f"{name}: kNN k{ev.k} {metrics['knn'][f'k{ev.k}']:.2f}% (random init "
+          f"{metrics['baseline']['random_init'][f'k{ev.k}']:.2f}%, pixels "
+          f"{metrics['baseline']['pixels'][f'k{ev.k}']:.2f}%)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    survey_stage(__doc__, run, argv)
+
+
+if __name__ == "__main__":
+    main()
