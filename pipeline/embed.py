@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 
 from pipeline import augment
 from pipeline.model import FusionEncoder
@@ -20,13 +21,20 @@ EMBEDDINGS_SUFFIX = ".npz"
 @torch.no_grad()
 def embed_images(model: FusionEncoder, images: np.ndarray, out_size: int, mean: tuple[float, ...],
                  std: tuple[float, ...], batch_size: int, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
-    """(N, S, S, 3) uint8 -> backbone (N, F) and projection (N, P) float32, in eval mode."""
+    """(N, S, S, 3) uint8 -> backbone (N, F) and projection (N, P) float32, in eval mode.
+
+    The centred ``out_size`` window is resampled to the model's input size when they differ,
+    so a model trained on one survey can embed another survey's images (paper Sect. 4.4).
+    """
     was_training = model.training
     model.eval()
     backbone, projection = [], []
     for start in range(0, len(images), batch_size):
         x = augment.to_float(torch.from_numpy(np.ascontiguousarray(images[start:start + batch_size])).to(device))
-        h = model.backbone(augment.centre(x, out_size, mean, std))
+        x = augment.centre(x, out_size, mean, std)
+        if out_size != model.image_size:
+            x = F.interpolate(x, size=model.image_size, mode="bilinear", antialias=True, align_corners=False)
+        h = model.backbone(x)
         backbone.append(h.float().cpu())
         projection.append(model.project(h).float().cpu())
     model.train(was_training)

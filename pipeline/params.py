@@ -211,12 +211,28 @@ class Evaluate:
 
 
 @dataclass(frozen=True)
+class Cross:
+    """Cross-survey transfer (paper Sect. 4.4, Fig. 11)."""
+
+    k: int
+    representation: Literal["backbone", "projection"]
+    subsets: dict[str, dict[str, list[str]]]   # target survey -> subset name -> classes
+
+    def validate(self, path: str) -> None:
+        check_positive(self.k, f"{path}.k")
+        for target, subsets in self.subsets.items():
+            for name, classes in subsets.items():
+                require(len(classes) >= 2, f"{path}.subsets.{target}.{name}", "needs at least two classes")
+
+
+@dataclass(frozen=True)
 class Params:
     seed: int
     surveys: list[str]
     augment: Augment
     models: dict[str, Model]
     evaluate: Evaluate
+    cross: Cross
     survey: dict[str, Survey]
     sim_population: dict[str, Any] = field(default_factory=dict)
 
@@ -224,6 +240,12 @@ class Params:
         for name in self.surveys:
             require(name in self.survey, "surveys", f"{name!r} has no block under survey:")
             require("-" not in name, "surveys", f"{name!r}: survey names may not contain '-'")
+        for target, subsets in self.cross.subsets.items():
+            if target in self.survey:
+                for subset, classes in subsets.items():
+                    for cls in classes:
+                        require(cls in self.survey[target].classes, f"cross.subsets.{target}.{subset}",
+                                f"{cls!r} is not a class of survey {target}")
         for name, survey in self.survey.items():
             require(survey.train.model in self.models, f"survey.{name}.train.model",
                     f"{survey.train.model!r} is not one of models {sorted(self.models)}")

@@ -52,5 +52,17 @@ def evaluate_metrics(survey: str) -> Path:
     return METRICS / "evaluate" / f"{survey}.json"
 
 
+def cross_embeddings_file(model: str, target: str) -> Path:
+    return DATA / "cross" / f"{model}-{target}.npz"
+
+
+def cross_scores_file(model: str, target: str) -> Path:
+    return DATA / "cross" / f"{model}-{target}.json"
+
+
+CROSS_SUMMARY = METRICS / "cross_survey.json"
+CROSS_HEATMAP = METRICS / "cross_survey.png"
+
+
 def confusion_file(survey: str) -> Path:
     return METRICS / "evaluate" / f"{survey}_predictions.csv"

@@ -116,6 +116,7 @@ def train(prepared: Prepared, setup: Setup, checkpoint: Path, log: EpochLog,
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         history = state["history"]
+        tqdm.write(f"resuming from epoch {len(history)} of {cfg.epochs} ({checkpoint})")
         for row in history:
             log(row)
 

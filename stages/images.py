@@ -1,19 +1,50 @@
-"""Stage `images@<survey>`: fetch (or render) the images of the selected galaxies."""
+"""Stage `images@<survey>`: fetch (or render) the images of the selected galaxies.
+
+The output folder persists across reruns so complete images are never fetched twice; it is
+emptied when the source's configuration (or the seed) changes, since its images are then stale.
+"""
 from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
 
 import pandas as pd
 
 from pipeline import paths
 from pipeline.params import Params, Survey
 from pipeline.surveys import get_source
-from pipeline.surveys.base import MANIFEST_FILE
+from pipeline.surveys.base import MANIFEST_FILE, Source
 from stages.common import survey_stage
+
+IDENTITY_FILE = "source.json"
+
+
+def source_identity(source: Source, survey: Survey, seed: int) -> str:
+    """What the images depend on: by default the whole source block and the seed (simulations
+    draw from it); a source may narrow it with ``image_identity()`` (a mirror URL or a rate
+    limit changes no image)."""
+    narrowed = getattr(source, "image_identity", None)
+    what = narrowed() if narrowed else {"source": survey.source, "seed": seed}
+    blob = json.dumps(what, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def reset_if_stale(out: Path, identity: str) -> None:
+    marker = out / IDENTITY_FILE
+    if out.exists() and (not marker.exists() or json.loads(marker.read_text())["identity"] != identity):
+        print(f"source settings changed: discarding the images in {out}")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps({"identity": identity}) + "\n")
 
 
 def run(name: str, survey: Survey, params: Params) -> None:
     source = get_source(name, survey, params.seed)
     selected = pd.read_parquet(paths.selected_file(name))
     out = paths.images_dir(name)
+    reset_if_stale(out, source_identity(source, survey, params.seed))
     manifest = source.fetch_images(selected, paths.catalogue_dir(name), out)
     manifest.to_csv(out / MANIFEST_FILE, index=False)
     n_ok = int((manifest["status"] == "ok").sum())

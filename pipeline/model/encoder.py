@@ -27,6 +27,7 @@ class FusionEncoder(nn.Module):
             nn.Linear(cfg.projector_hidden, cfg.projection_dim),
         )
         self.backbone_dim = fused
+        self.image_size = image_size
 
     def backbone(self, x: torch.Tensor) -> torch.Tensor:  # (B, 3, H, W) -> (B, fused)
         return torch.cat([self.cnn(x), self.vit(x)], 1)

@@ -34,3 +34,7 @@ class Source(Protocol):
         Returns the manifest: one row per id with ``status`` ("ok" or "failed") and ``reason``.
         """
         ...
+
+    # Optional: ``image_identity() -> dict`` names what the images depend on.  The images stage
+    # keeps complete images across reruns and discards them when this changes; without it, the
+    # whole source block and the seed are the identity.
