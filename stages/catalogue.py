@@ -10,7 +10,7 @@ from stages.common import survey_stage
 def run(name: str, survey: Survey, params: Params) -> None:
     out = paths.catalogue_dir(name)
     out.mkdir(parents=True, exist_ok=True)
-    catalogue = get_source(name, survey, params.seed).fetch_catalogue(out)
+    catalogue = get_source(name, survey, params.seed, sim_population=params.sim_population).fetch_catalogue(out)
     print(f"{name}: catalogue of {len(catalogue)} galaxies in {out}")
 
 

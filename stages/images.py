@@ -41,7 +41,7 @@ def reset_if_stale(out: Path, identity: str) -> None:
 
 
 def run(name: str, survey: Survey, params: Params) -> None:
-    source = get_source(name, survey, params.seed)
+    source = get_source(name, survey, params.seed, sim_population=params.sim_population)
     selected = pd.read_parquet(paths.selected_file(name))
     out = paths.images_dir(name)
     reset_if_stale(out, source_identity(source, survey, params.seed))

@@ -11,7 +11,7 @@ from stages.common import survey_stage, write_json
 
 
 def run(name: str, survey: Survey, params: Params) -> None:
-    source = get_source(name, survey, params.seed)
+    source = get_source(name, survey, params.seed, sim_population=params.sim_population)
     selected = pd.read_parquet(paths.selected_file(name))
     image_dir = paths.images_dir(name) / IMAGES_DIR
     files = [image_dir / f"{gid}{source.image_suffix}" for gid in selected["id"]]

@@ -12,7 +12,7 @@ from stages.common import survey_stage, write_json
 
 
 def run(name: str, survey: Survey, params: Params) -> None:
-    source = get_source(name, survey, params.seed)
+    source = get_source(name, survey, params.seed, sim_population=params.sim_population)
     catalogue = pd.read_parquet(paths.catalogue_dir(name) / CATALOGUE_FILE)
     result = select(catalogue, survey.selection, list(survey.classes), id_column=source.id_column, survey=name)
     out = paths.selected_file(name)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import importlib
+import inspect
+from typing import Any, Mapping
 
 from pipeline.config import ConfigError
 from pipeline.params import Survey
@@ -10,14 +12,27 @@ from pipeline.surveys.base import Source
 # kind -> "module:class"; imported lazily so a survey's heavy dependencies load only when used.
 SOURCES = {
     "sim": "pipeline.surveys.sim:SimSource",
+    "gz2": "pipeline.surveys.gz2:Gz2Source",
+    "sdss": "pipeline.surveys.sdss:SdssSource",
+    "decals": "pipeline.surveys.decals:DecalsSource",
+    "local": "pipeline.surveys.local:LocalSource",
 }
 
 
-def get_source(name: str, survey: Survey, seed: int) -> Source:
-    """The source object of survey ``name`` as configured in ``survey.<name>.source``."""
+def get_source(name: str, survey: Survey, seed: int, *, sim_population: Mapping[str, Any] | None = None) -> Source:
+    """The source object of survey ``name`` as configured in ``survey.<name>.source``.
+
+    ``sim_population`` (params.yaml's top-level block) goes to simulated sources only.
+    """
     kind = survey.source["kind"]
     if kind not in SOURCES:
         raise ConfigError(f"survey.{name}.source.kind: unknown source kind {kind!r} "
                           f"(known: {', '.join(sorted(SOURCES))})")
     module, cls = SOURCES[kind].split(":")
-    return getattr(importlib.import_module(module), cls)(name, survey.source, seed)
+    source_class = getattr(importlib.import_module(module), cls)
+    # A source that validates the selection up front or reads the image geometry (one place
+    # for each fact: cutouts are fetched at image.native_size)
+    # declares a keyword ``survey``.
+    wanted = inspect.signature(source_class).parameters
+    extra = {key: value for key, value in (("survey", survey), ("population", sim_population)) if key in wanted}
+    return source_class(name, survey.source, seed, **extra)
