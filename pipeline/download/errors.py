@@ -1,0 +1,39 @@
+"""Errors of the download library.
+
+What the user must act on (a server that keeps failing, a bad response format, too many failed
+files, an unsafe archive) is an :class:`~pipeline.errors.InputError`: the stage prints one line.
+"""
+from __future__ import annotations
+
+from pipeline.errors import InputError
+
+
+class DownloadError(InputError):
+    """A request failed for good (after the retries the params allow) or answered nonsense.
+
+    ``reason`` is the message without ``what`` (the URL or file), for the manifest.
+    """
+
+    def __init__(self, what: str, reason: str):
+        super().__init__(f"{what}: {reason}")
+        self.what = what
+        self.reason = reason
+
+
+class Retryable(Exception):
+    """One attempt failed in a way another attempt may fix (5xx, 429, timeout, reset, bad body).
+
+    ``retry_after`` is the server's Retry-After in seconds, when it sent one.
+    """
+
+    def __init__(self, reason: str, retry_after: float | None = None):
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class UnsafePath(InputError):
+    """A file name from remote data or the user would land outside its folder."""
+
+
+class TooManyFailures(InputError):
+    """More files failed than the params fraction allows."""

@@ -1,0 +1,139 @@
+"""Small vote catalogues in the real schemas, with the true class of every galaxy.
+
+Votes are made to pass the paper's Table 1 rules (params.yaml) for the galaxy's class with a
+margin, in every fraction variant; galaxies of class ``none`` pass no rule, and some SDSS rows
+fail the global filters, so the select stage has something to drop.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipeline.surveys import schemas
+
+HIGH = 0.97  # the answer a class is selected by (the strictest rule asks 0.95)
+NONE = "none"
+N_VOLUNTEERS = 40
+
+#: Answers voted HIGH for each class: GZ2 (task, answer), DECaLS (question, answer), SDSS column.
+GZ2_ANSWERS = {"elliptical": [("smooth_or_features", "smooth"), ("rounded", "in_between")],
+               "edge_on": [("smooth_or_features", "features_or_disk"), ("edgeon", "yes")],
+               "spiral": [("smooth_or_features", "features_or_disk"), ("edgeon", "no"), ("spiral", "spiral")]}
+DECALS_ANSWERS = {"round": [("smooth-or-featured", "smooth"), ("how-rounded", "round")],
+                  "elliptical": [("smooth-or-featured", "smooth"), ("how-rounded", "in-between")],
+                  "edge_on": [("smooth-or-featured", "featured-or-disk"), ("disk-edge-on", "yes")],
+                  "spiral": [("smooth-or-featured", "featured-or-disk"), ("disk-edge-on", "no"),
+                             ("has-spiral-arms", "yes")]}
+SDSS_ANSWER = {"elliptical": "p_el", "edge_on": "p_edge", "spiral": "p_cw"}
+GZ2_CLASS = {"elliptical": "Ei", "edge_on": "Sen", "spiral": "Sc2m", NONE: "A"}
+#: A Hart16 task the rules do not read: the catalogue keeps it all the same (a faithful copy).
+GZ2_UNUSED = ("t03_bar_a06_bar_fraction", "t03_bar_a07_no_bar_fraction")
+
+
+@dataclass
+class Fixture:
+    table: pd.DataFrame  # the catalogue as the server has it
+    labels: dict[str, str]  # catalogue id (str) -> true class
+    positions: dict[tuple[str, str], str]  # ("%.6f" ra, "%.6f" dec) -> true class
+
+
+def draw_labels(counts: dict[str, int], rng: np.random.Generator) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Labels in random order and distinct positions in a patch of sky."""
+    labels = [cls for cls, n in counts.items() for _ in range(n)]
+    rng.shuffle(labels)
+    ra = rng.uniform(120, 240, len(labels))
+    dec = rng.uniform(-5, 60, len(labels))
+    return labels, ra, dec
+
+
+def fractions(answers: dict[str, tuple[str, ...]], high: list[tuple[str, str]]) -> dict[tuple[str, str], float]:
+    """Vote fraction of every (question, answer): HIGH for the chosen answers, the rest shared."""
+    chosen = dict(high)
+    out = {}
+    for question, options in answers.items():
+        for option in options:
+            if question in chosen:
+                out[question, option] = HIGH if chosen[question] == option else (1 - HIGH) / (len(options) - 1)
+            else:
+                out[question, option] = 1 / len(options)
+    return out
+
+
+def sdss_parts(n: int, rng: np.random.Generator) -> list[tuple[int, int, int, int]]:
+    """Distinct (run, camcol, field, obj)."""
+    parts = {(int(rng.integers(94, 8162)), int(rng.integers(1, 7)), int(rng.integers(11, 800)), i + 1)
+             for i in range(n)}
+    return sorted(parts, key=lambda p: p[3])
+
+
+def fixture(table: pd.DataFrame, ids: list, labels: list[str], ra: np.ndarray, dec: np.ndarray) -> Fixture:
+    return Fixture(table, {str(i): label for i, label in zip(ids, labels)},
+                   {(f"{a:.6f}", f"{d:.6f}"): label for a, d, label in zip(ra, dec, labels)})
+
+
+def gz2(counts: dict[str, int], rng: np.random.Generator) -> tuple[Fixture, pd.DataFrame]:
+    """The Hart16 table and the SkyServer photometry (dr7objid, dr8objid, petroR90_r)."""
+    labels, ra, dec = draw_labels(counts, rng)
+    parts = sdss_parts(len(labels), rng)
+    dr7 = [schemas.sdss_objid(schemas.SDSS_DR7_RELEASE, *p) for p in parts]
+    dr8 = [schemas.sdss_objid(schemas.SDSS_DR8_RELEASE, *p) for p in parts]
+    tasks = {task: tuple(answers) for task, (_, answers) in schemas.HART16_TASKS.items()}
+    rows = []
+    for objid, label, a, d in zip(dr7, labels, ra, dec):
+        row = {schemas.HART16_ID: objid, "ra": a, "dec": d, "gz2_class": GZ2_CLASS[label],
+               "total_classifications": N_VOLUNTEERS, "total_votes": 3 * N_VOLUNTEERS}
+        for (task, answer), frac in fractions(tasks, GZ2_ANSWERS.get(label, [])).items():
+            for suffix in ("fraction", "weighted_fraction", "debiased"):
+                row[schemas.hart16_column(task, answer, suffix)] = round(frac, 3)
+            row[schemas.hart16_column(task, answer, "count")] = round(frac * N_VOLUNTEERS)
+            row[schemas.hart16_column(task, answer, "weight")] = round(frac * N_VOLUNTEERS, 1)
+            row[schemas.hart16_column(task, answer, "flag")] = int(frac >= 0.8)
+        row.update({column: 0.5 for column in GZ2_UNUSED})
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=[*schemas.hart16_columns(), *GZ2_UNUSED])
+    photometry = pd.DataFrame({"dr7objid": dr7, "dr8objid": dr8, "petroR90_r": rng.uniform(4, 20, len(dr7))})
+    return fixture(table, dr7, labels, ra, dec), photometry
+
+
+def decals(counts: dict[str, int], rng: np.random.Generator) -> Fixture:
+    """The volunteers_5 table."""
+    labels, ra, dec = draw_labels(counts, rng)
+    names = [schemas.iau_name(a, d) for a, d in zip(ra, dec)]
+    rows = []
+    for name, label, a, d in zip(names, labels, ra, dec):
+        th50 = float(rng.uniform(2, 8))
+        row = {schemas.DECALS_ID: name, "ra": a, "dec": d, "petro_th50": th50, "petro_th90": 2.5 * th50}
+        for (question, answer), frac in fractions(schemas.DECALS_QUESTIONS, DECALS_ANSWERS.get(label, [])).items():
+            row[schemas.decals_column(question, answer, "count")] = round(frac * N_VOLUNTEERS)
+            row[schemas.decals_column(question, answer, "fraction")] = round(frac, 3)
+            row[schemas.decals_column(question, answer, "debiased")] = round(frac, 3)
+        for question in schemas.DECALS_QUESTIONS:
+            row[schemas.decals_total_column(question)] = N_VOLUNTEERS
+        rows.append(row)
+    return fixture(pd.DataFrame(rows, columns=list(schemas.decals_columns())), names, labels, ra, dec)
+
+
+def sdss(counts: dict[str, int], rng: np.random.Generator) -> Fixture:
+    """zooNoSpec rows plus the Galaxy view's ``clean`` (as one table; the mirror splits it).
+
+    A tenth of the galaxies fail a global filter (clean = 0 or nvote <= 20).
+    """
+    labels, ra, dec = draw_labels(counts, rng)
+    parts = sdss_parts(len(labels), rng)
+    rows = []
+    for i, (p, label, a, d) in enumerate(zip(parts, labels, ra, dec)):
+        answer = SDSS_ANSWER.get(label)
+        if answer == "p_cw" and i % 2:
+            answer = "p_acw"  # spirals of both windings: the rule's two alternatives
+        others = (1 - HIGH) / 5 if answer else 1 / 6
+        probs = {p_: HIGH if p_ == answer else others for p_ in schemas.ZOONOSPEC_ANSWERS}
+        rows.append({"specobjid": schemas.ZOONOSPEC_NO_SPECTRUM,
+                     schemas.ZOONOSPEC_ID: schemas.sdss_objid(schemas.SDSS_DR8_RELEASE, *p),
+                     "dr7objid": schemas.sdss_objid(schemas.SDSS_DR7_RELEASE, *p),
+                     "ra": a, "dec": d, "rastring": schemas.ra_string(a),
+                     "nvote": 10 if i % 10 == 3 else 30, **probs,
+                     schemas.ZOONOSPEC_COMBINED_SPIRAL: probs["p_cw"] + probs["p_acw"] + probs["p_edge"],
+                     schemas.GALAXY_CLEAN: 0 if i % 10 == 7 else 1})
+    return fixture(pd.DataFrame(rows), [r[schemas.ZOONOSPEC_ID] for r in rows], labels, ra, dec)

@@ -1,0 +1,70 @@
+"""A SkyServer stand-in: SQL search backed by SQLite, and JPEG cutouts (DESIGN sect. 2).
+
+``x_results.aspx?cmd=<sql>&format=csv`` runs the query on in-memory tables (T-SQL's ``TOP n``
+becomes SQLite's ``LIMIT n``) and answers like SkyServer: a ``#Table1`` line, then CSV; an SQL
+error comes back as a table with an ``error_message`` column.  Results longer than ``max_rows``
+are cut silently, as the real server does at its row limit.  ``getjpeg`` draws the galaxy at the
+requested position.
+"""
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from typing import Callable
+
+import pandas as pd
+
+from pipeline.download.skyserver import CUTOUT_PATH, ERROR_COLUMN, TABLE_MARKER
+from tests.mirror.replies import Reply
+
+SQL_PATH = "/dr{release}/en/tools/search/x_results.aspx"
+TOP = re.compile(r"^\s*SELECT\s+TOP\s+(\d+)\s+", re.IGNORECASE)
+
+
+class SqlServer:
+    """``tables`` (name -> DataFrame) queried with SkyServer's dialect and answer format."""
+
+    def __init__(self, tables: dict[str, pd.DataFrame], max_rows: int = 500_000):
+        self.max_rows = max_rows
+        self.queries: list[str] = []
+        self._db = sqlite3.connect(":memory:", check_same_thread=False)
+        self._lock = threading.Lock()
+        for name, table in tables.items():
+            table.to_sql(name, self._db, index=False)
+
+    def __call__(self, query: dict[str, str]) -> Reply:
+        sql = query.get("cmd", "")
+        with self._lock:
+            self.queries.append(sql)
+            top = TOP.match(sql)
+            if top:
+                sql = "SELECT " + sql[top.end():] + f" LIMIT {top.group(1)}"
+            try:
+                result = pd.read_sql_query(sql, self._db)
+            except (sqlite3.Error, pd.errors.DatabaseError) as exc:
+                result = pd.DataFrame({ERROR_COLUMN: [f"SQL error: {exc}"]})
+        body = f"{TABLE_MARKER}\n" + result.head(self.max_rows).to_csv(index=False)
+        return Reply(200, body.encode(), "text/plain")
+
+
+def cutout_handler(draw: Callable[[str, str, int, int], bytes], width: str,
+                   height: str) -> Callable[[dict[str, str]], Reply]:
+    """A cutout service: ``draw(ra, dec, width, height)`` with the query's names for the sizes."""
+    def handle(query: dict[str, str]) -> Reply:
+        try:
+            w, h = int(query[width]), int(query[height])
+            ra, dec = query["ra"], query["dec"]
+        except (KeyError, ValueError):
+            return Reply(400, b"<html><body>bad request</body></html>", "text/html")
+        return Reply(200, draw(ra, dec, w, h), "image/jpeg")
+
+    return handle
+
+
+def sql_path(release: int) -> str:
+    return SQL_PATH.format(release=release)
+
+
+def cutout_path(release: int) -> str:
+    return CUTOUT_PATH.format(release=release)

@@ -1,0 +1,124 @@
+"""The three paper surveys behind one loopback mirror, and params that point at it.
+
+Paths copy the real servers' (``/gz2hart/...``, ``/zenodo/records/<id>/files/...``,
+``/dr17/...`` of SkyServer, ``/viewer/jpeg-cutout`` of the Legacy Survey), so the params differ
+from the real ones only in the host.  Zips are built on request (``add_archives``): the DECaLS
+PNGs take a moment.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import zipfile
+import zlib
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.surveys import schemas
+from tests.mirror import catalogues
+from tests.mirror.drawings import galaxy_image
+from tests.mirror.server import Mirror
+from tests.mirror.skyserver import SqlServer, cutout_handler, cutout_path, sql_path
+
+RELEASE = 17
+GZ2_CATALOGUE = "/gz2hart/gz2_hart16.csv.gz"
+GZ2_ZIP = "/zenodo/records/3565489/files/images_gz2.zip"
+GZ2_MAPPING = "/zenodo/records/3565489/files/gz2_filename_mapping.csv"
+DECALS_CATALOGUE = "/zenodo/records/4573248/files/gz_decals_volunteers_5.csv"
+DECALS_ZIPS = tuple(f"/zenodo/records/4573248/files/gz_decals_dr5_png_part{i}.zip" for i in (1, 2))
+LEGACY_CUTOUT = "/viewer/jpeg-cutout"
+SIZE = {"gz2": 424, "sdss": 128, "decals": 424}
+COUNTS = {"gz2": {"elliptical": 8, "edge_on": 8, "spiral": 8, catalogues.NONE: 4},
+          "sdss": {"elliptical": 8, "edge_on": 8, "spiral": 8, catalogues.NONE: 4},
+          "decals": {"round": 8, "elliptical": 8, "edge_on": 8, "spiral": 8, catalogues.NONE: 4}}
+
+
+def fast_http(**changes: Any) -> dict[str, Any]:
+    """Client settings for tests: no real waiting, a read timeout below the mirror's hang."""
+    return {"rate_per_s": 500.0, "burst": 8, "retries": 3, "backoff_s": 0.01, "backoff_max_s": 2.0,
+            "connect_timeout_s": 2.0, "read_timeout_s": 0.5, **changes}
+
+
+class SurveyMirror:
+    """GZ2, SDSS DR17 and GZ DECaLS files on ``mirror``, generated from ``seed``."""
+
+    def __init__(self, mirror: Mirror, seed: int = 0, counts: dict[str, dict[str, int]] | None = None,
+                 sql_max_rows: int = 500_000):
+        counts = counts or COUNTS
+        rng = np.random.default_rng(seed)
+        self.mirror = mirror
+        self.gz2, self.photometry = catalogues.gz2(counts["gz2"], rng)
+        photometry = self.photometry
+        self.sdss = catalogues.sdss(counts["sdss"], rng)
+        self.decals = catalogues.decals(counts["decals"], rng)
+        self.positions = {**self.gz2.positions, **self.sdss.positions, **self.decals.positions}
+
+        mirror.serve_bytes(GZ2_CATALOGUE, gzip.compress(self.gz2.table.to_csv(index=False).encode()),
+                           "application/x-gzip")
+        mirror.serve_bytes(DECALS_CATALOGUE, self.decals.table.to_csv(index=False).encode(), "text/csv")
+        zoo = self.sdss.table.drop(columns=[schemas.GALAXY_CLEAN])
+        galaxy = self.sdss.table[[schemas.ZOONOSPEC_ID, schemas.GALAXY_CLEAN]]
+        self.sql = SqlServer({"zooNoSpec": zoo, "Galaxy": galaxy,
+                              "PhotoObjDR7": photometry[["dr7objid", "dr8objid"]],
+                              "PhotoObjAll": photometry[["dr8objid", "petroR90_r"]].rename(columns={"dr8objid": "objid"})},
+                             max_rows=sql_max_rows)
+        mirror.serve(sql_path(RELEASE), self.sql)
+        mirror.serve(cutout_path(RELEASE), cutout_handler(self.draw, "width", "height"))
+        mirror.serve(LEGACY_CUTOUT, cutout_handler(self.draw, "size", "size"))
+
+    def draw(self, ra: str, dec: str, width: int, height: int) -> bytes:
+        """The galaxy at (ra, dec) (empty sky elsewhere), as a JPEG."""
+        label = self.positions.get((ra, dec), catalogues.NONE)
+        return galaxy_image(label, width, zlib.crc32(f"{ra},{dec}".encode()), height=height)
+
+    def add_archives(self, surveys: tuple[str, ...] = ("gz2", "decals")) -> None:
+        """Serve the GZ2 zip + id mapping and the DECaLS PNG zips (range requests supported)."""
+        if "gz2" in surveys:
+            self._add_gz2_archive()
+        if "decals" in surveys:
+            self._add_decals_archives()
+
+    def _add_gz2_archive(self) -> None:
+        assets = {gid: 1000 + i for i, gid in enumerate(self.gz2.labels)}
+        mapping = pd.DataFrame({"objid": list(assets), "sample": "original", "asset_id": list(assets.values())})
+        self.mirror.serve_bytes(GZ2_MAPPING, mapping.to_csv(index=False).encode(), "text/csv")
+        self.mirror.serve_bytes(GZ2_ZIP, build_zip(
+            {f"images/{assets[gid]}.jpg": galaxy_image(label, SIZE["gz2"], assets[gid])
+             for gid, label in self.gz2.labels.items()}, zipfile.ZIP_DEFLATED))
+
+    def _add_decals_archives(self) -> None:
+        names = list(self.decals.labels)
+        for part, path in enumerate(DECALS_ZIPS):
+            members = {f"{name[:4]}/{name}.png": galaxy_image(self.decals.labels[name], SIZE["decals"], i, "PNG")
+                       for i, name in enumerate(names) if i % len(DECALS_ZIPS) == part}
+            self.mirror.serve_bytes(path, build_zip(members, zipfile.ZIP_STORED))
+
+    def source_params(self, http: dict[str, Any] | None = None, images_mode: str = "cutout") -> dict[str, dict]:
+        """``survey.<gz2|sdss|decals>.source`` blocks pointing at this mirror."""
+        url, http = self.mirror.url, http or fast_http()
+        fetch = {"concurrency": 4, "max_failed_fraction": 0.1, "http": http}
+        return {
+            "gz2": {"kind": "gz2", "catalogue": {"url": url + GZ2_CATALOGUE, "http": http},
+                    "images": {"mode": images_mode, "fetch": fetch,
+                               "cutout": {"skyserver": url, "data_release": RELEASE, "scale_per_petror90": 0.02,
+                                          "max_sql_chars": 400, "query_http": http},
+                               "archive": {"url": url + GZ2_ZIP, "mapping": {"url": url + GZ2_MAPPING, "http": http}}}},
+            "sdss": {"kind": "sdss", "skyserver": url, "data_release": RELEASE,
+                     "query": {"page_rows": 10, "http": http},
+                     "images": {"scale_arcsec": 0.2, "fetch": fetch}},
+            "decals": {"kind": "decals", "catalogue": {"url": url + DECALS_CATALOGUE, "http": http},
+                       "images": {"mode": images_mode, "fetch": fetch,
+                                  "cutout": {"url": url + LEGACY_CUTOUT, "layer": "ls-dr8",
+                                             "pixscale": {"per_th50": 0.04, "per_th90": 0.02, "min_arcsec": 0.1}},
+                                  "archive": {"urls": [url + p for p in DECALS_ZIPS]}}},
+        }
+
+
+def build_zip(members: dict[str, bytes], compression: int) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()

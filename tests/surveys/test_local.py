@@ -1,0 +1,87 @@
+"""A user's own survey: a CSV of labels (or votes) and a folder of images."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.config import ConfigError
+from pipeline.download.errors import UnsafePath
+from pipeline.params import Survey
+from pipeline.selection import select
+from pipeline.surveys import get_source
+from pipeline.surveys.local import LocalSource
+from tests.mirror.drawings import galaxy_image
+from tests.mirror.fixtures import real_survey
+
+SIZE = 424
+LABELS = ["elliptical", "edge_on", "spiral"]
+
+
+def local_block(tmp_path: Path, **changes) -> dict:
+    return {"kind": "local", "catalogue": str(tmp_path / "labels.csv"), "id_column": "name", "ra_column": "ra",
+            "dec_column": "dec", "label_column": "class", "images": str(tmp_path / "jpegs"),
+            "image_pattern": "{id}.jpg", "concurrency": 2, "max_failed_fraction": 0.2, **changes}
+
+
+def make_folder(tmp_path: Path, n: int = 12, size: int = SIZE) -> pd.DataFrame:
+    table = pd.DataFrame({"name": [f"gal{i:03d}" for i in range(n)], "ra": 150.0 + 0.01 * pd.RangeIndex(n),
+                          "dec": 2.0, "class": [LABELS[i % 3] for i in range(n)]})
+    table.to_csv(tmp_path / "labels.csv", index=False)
+    (tmp_path / "jpegs").mkdir()
+    for row in table.itertuples():
+        (tmp_path / "jpegs" / f"{row.name}.jpg").write_bytes(galaxy_image(row._4, size, row.Index))
+    return table
+
+
+def survey_with(block: dict) -> Survey:
+    return real_survey("local_example", block)
+
+
+def test_labels_become_rule_columns_and_images_are_copied(tmp_path):
+    table = make_folder(tmp_path)
+    (tmp_path / "jpegs" / "gal004.jpg").unlink()
+    (tmp_path / "jpegs" / "gal005.jpg").write_bytes(galaxy_image("spiral", 100, 5))
+    survey = survey_with(local_block(tmp_path))
+    source = get_source("local_example", survey, 0)
+    catalogue = source.fetch_catalogue(tmp_path)
+    assert catalogue[[f"label_is_{c}" for c in LABELS]].sum().tolist() == [4, 4, 4]
+    result = select(catalogue, survey.selection, list(survey.classes), id_column="name", survey="local_example")
+    assert result.selected.set_index("id")["label"].to_dict() == dict(zip(table["name"], table["class"]))
+    manifest = source.fetch_images(result.selected, tmp_path, tmp_path / "out").set_index("id")
+    assert manifest.loc["gal004", "reason"].startswith("no image file")
+    assert manifest.loc["gal005", "reason"] == f"size 100x100, expected {SIZE}x{SIZE}"
+    copied = tmp_path / "out" / "images" / "gal000.jpg"
+    assert copied.read_bytes() == (tmp_path / "jpegs" / "gal000.jpg").read_bytes() and not copied.is_symlink()
+
+
+def test_vote_columns_from_parquet_without_positions(tmp_path):
+    table = make_folder(tmp_path, n=6)
+    table["p_round"] = [0.9, 0.1, 0.2] * 2
+    table.drop(columns=["ra", "dec"]).to_parquet(tmp_path / "votes.parquet")
+    block = local_block(tmp_path, catalogue=str(tmp_path / "votes.parquet"), ra_column=None, dec_column=None,
+                        label_column=None)
+    catalogue = get_source("local_example", survey_with(block), 0).fetch_catalogue(tmp_path)
+    assert catalogue["ra"].isna().all() and "label_is_spiral" not in catalogue.columns
+    assert catalogue["p_round"].tolist() == table["p_round"].tolist()
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"image_pattern": "{name}.jpg"}, r"image_pattern: '\{name\}.jpg' must hold the placeholder \{id\}"),
+    ({"image_pattern": "{id}.fits"}, r"image_pattern: '\{id\}.fits' must end in one of"),
+    ({"catalogue": "labels.txt"}, r"catalogue: 'labels.txt' must end in one of \['.csv', '.parquet'\]"),
+    ({"id_column": "objid"}, r"id_column: .*labels.csv has no column 'objid'"),
+])
+def test_bad_settings_name_their_key(tmp_path, changes, message):
+    make_folder(tmp_path, n=3)
+    with pytest.raises(ConfigError, match=r"survey.local_example.source.*" + message):
+        get_source("local_example", survey_with(local_block(tmp_path, **changes)), 0).fetch_catalogue(tmp_path)
+
+
+def test_an_id_that_climbs_out_of_the_folder_is_refused(tmp_path):
+    make_folder(tmp_path, n=3)
+    source = LocalSource("local_example", local_block(tmp_path), 0, survey=survey_with(local_block(tmp_path)))
+    selected = pd.DataFrame({"id": ["../../etc/passwd"], "label": ["spiral"], "ra": [0.0], "dec": [0.0]})
+    with pytest.raises(UnsafePath, match="climbs out"):
+        source.fetch_images(selected, tmp_path, tmp_path / "out")

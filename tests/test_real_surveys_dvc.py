@@ -1,0 +1,101 @@
+"""`dvc repro` of the real surveys end to end, every server the loopback mirror (issue 3).
+
+The repository's params with only the source blocks pointed at the mirror and a tiny training
+run: catalogue downloads, the SDSS query, selection, cutouts (GZ2 from the Zenodo zip by range
+requests, SDSS and DECaLS per object), prepare, train, embed and evaluate.  A second test runs a
+``local`` survey made of a folder of JPEGs and a CSV of labels.
+"""
+from __future__ import annotations
+
+import json
+from typing import Iterator
+
+import pandas as pd
+import pytest
+
+from tests.mirror.drawings import galaxy_image
+from tests.mirror.server import Mirror
+from tests.mirror.surveys import SurveyMirror, fast_http
+from tests.repo_copy import RepoCopy
+
+REAL = ["gz2", "sdss", "decals"]
+PER_CLASS = 24
+
+
+def shrink(params: dict, surveys: list[str]) -> dict:
+    """Tiny training on 40 px images (as the simulated surveys); sources are left as they are."""
+    params["surveys"] = surveys
+    params["evaluate"].update(ks=[1, 3], k=3, batch_size=64)
+    params["cross"]["k"] = 3
+    for name in surveys:
+        block = params["survey"][name]
+        block["image"]["size"] = 40
+        block["train"] = {**block["train"], "model": "demo", "epochs": 1, "batch_size": 16, "threads": 1}
+    return params
+
+
+@pytest.fixture(scope="module")
+def mirror() -> Iterator[SurveyMirror]:
+    counts = {"gz2": dict.fromkeys(["elliptical", "edge_on", "spiral", "none"], PER_CLASS),
+              "sdss": dict.fromkeys(["elliptical", "edge_on", "spiral", "none"], PER_CLASS),
+              "decals": dict.fromkeys(["round", "elliptical", "edge_on", "spiral", "none"], PER_CLASS)}
+    with Mirror(hang_s=1.0) as server:
+        surveys = SurveyMirror(server, seed=3, counts=counts)
+        surveys.add_archives(("gz2",))
+        yield surveys
+
+
+def metrics(repo: RepoCopy, name: str) -> dict:
+    return json.loads((repo.path / f"metrics/evaluate/{name}.json").read_text())
+
+
+def select_metrics(repo: RepoCopy, name: str) -> dict:
+    return json.loads((repo.path / f"metrics/select/{name}.json").read_text())
+
+
+def test_dvc_repro_of_the_three_real_surveys_through_evaluate(tmp_path, mirror):
+    repo = RepoCopy(tmp_path / "repo")
+    params = shrink(repo.params(), REAL)
+    sources = mirror.source_params(http=fast_http(rate_per_s=200.0))
+    sources["gz2"]["images"]["mode"] = "archive"
+    for name in REAL:
+        params["survey"][name]["source"] = sources[name]
+    repo.write_params(params)
+    repo.commit()
+    repo.dvc("repro", *(f"evaluate@{name}" for name in REAL))
+    for name in REAL:
+        manifest = pd.read_csv(repo.path / f"data/images/{name}/manifest.csv")
+        assert (manifest["status"] == "ok").all(), manifest[manifest["status"] != "ok"]
+        assert metrics(repo, name)["n_test"] > 0
+        assert select_metrics(repo, name)["n_catalogue"] == len(getattr(mirror, name).table)  # the whole table
+    assert mirror.sql.queries and mirror.mirror.requests("/zenodo/records/3565489/files/images_gz2.zip")
+
+    # A looser threshold reruns the survey from `select` on; the catalogue is not fetched again.
+    params["survey"]["sdss"]["selection"]["rules"]["elliptical"][0]["p_el"] = 0.7
+    repo.write_params(params)
+    repo.commit("looser p_el")
+    status = json.loads(repo.dvc("status", "--json", *(f"catalogue@{name}" for name in REAL), "select@sdss").stdout)
+    assert list(status) == ["select@sdss"]
+    mirror.mirror.clear_log()
+    log = repo.dvc("repro", "select@sdss").stdout
+    assert "Running stage 'select@sdss'" in log and "Running stage 'catalogue@sdss'" not in log
+    assert mirror.mirror.requests() == []
+
+
+def test_dvc_repro_of_a_local_survey_of_jpegs_and_a_csv_of_labels(tmp_path):
+    repo = RepoCopy(tmp_path / "repo")
+    params = shrink(repo.params(), ["local_example"])
+    source = params["survey"]["local_example"]["source"]
+    repo.write_params(params)
+    repo.commit()
+    labels = ["elliptical", "edge_on", "spiral"] * PER_CLASS
+    table = pd.DataFrame({"id": [f"my{i:04d}" for i in range(len(labels))], "ra": 10.0, "dec": -1.0, "label": labels})
+    folder = repo.path / source["images"]
+    folder.mkdir(parents=True)
+    table.to_csv(repo.path / source["catalogue"], index=False)
+    for i, row in enumerate(table.itertuples()):
+        (folder / source["image_pattern"].format(id=row.id)).write_bytes(galaxy_image(row.label, 424, i))
+    repo.dvc("repro", "evaluate@local_example")
+    assert metrics(repo, "local_example")["n_test"] > 0
+    assert sorted(json.loads((repo.path / "metrics/select/local_example.json").read_text())["counts"].values()) \
+        == [PER_CLASS] * 3
