@@ -69,14 +69,16 @@ def _blend(x: torch.Tensor, other: torch.Tensor, factor: torch.Tensor) -> torch.
 
 
 def _hue_shift(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-    """Rotate chroma by ``shift`` turns in YIQ space (a linear, batched hue shift)."""
-    m = torch.tensor(_RGB2YIQ, device=x.device, dtype=x.dtype)
-    yiq = torch.einsum("ij,bjhw->bihw", m, x)
-    ang = shift * 2 * math.pi
-    cos, sin = ang.cos().view(-1, 1, 1), ang.sin().view(-1, 1, 1)
-    i, q = yiq[:, 1], yiq[:, 2]
-    yiq = torch.stack([yiq[:, 0], cos * i - sin * q, sin * i + cos * q], 1)
-    return torch.einsum("ij,bjhw->bihw", torch.linalg.inv(m), yiq).clamp(0, 1)
+    """Rotate chroma by ``shift`` turns in YIQ space: one 3x3 colour matrix per sample."""
+    to_yiq = torch.tensor(_RGB2YIQ, device=x.device, dtype=x.dtype)
+    ang = shift.to(x.dtype) * 2 * math.pi
+    rot = torch.zeros(len(x), 3, 3, device=x.device, dtype=x.dtype)   # (B, 3, 3)
+    rot[:, 0, 0] = 1
+    rot[:, 1, 1], rot[:, 1, 2] = ang.cos(), -ang.sin()
+    rot[:, 2, 1], rot[:, 2, 2] = ang.sin(), ang.cos()
+    colour = torch.linalg.inv(to_yiq) @ rot @ to_yiq                   # (B, 3, 3)
+    b, c, h, w = x.shape
+    return torch.bmm(colour, x.reshape(b, c, h * w)).reshape(b, c, h, w).clamp(0, 1)
 
 
 def photometric(x: torch.Tensor, cfg: Augment, gen: torch.Generator) -> torch.Tensor:
