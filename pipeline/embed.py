@@ -30,7 +30,7 @@ def embed_images(model: FusionEncoder, images: np.ndarray, out_size: int, mean: 
     model.eval()
     backbone, projection = [], []
     for start in range(0, len(images), batch_size):
-        x = augment.to_float(torch.from_numpy(np.ascontiguousarray(images[start:start + batch_size])).to(device))
+        x = augment.to_float(torch.from_numpy(np.array(images[start:start + batch_size])).to(device))
         x = augment.centre(x, out_size, mean, std)
         if out_size != model.image_size:
             x = F.interpolate(x, size=model.image_size, mode="bilinear", antialias=True, align_corners=False)

@@ -33,7 +33,7 @@ def pixel_features(prepared: Prepared, window: int, side: int) -> np.ndarray:
     """Raw-pixel baseline: the centred evaluation window, area-downsampled to side x side, flattened."""
     out = []
     for start in range(0, len(prepared.images), 512):
-        x = augment.to_float(torch.from_numpy(np.ascontiguousarray(prepared.images[start:start + 512])))
+        x = augment.to_float(torch.from_numpy(np.array(prepared.images[start:start + 512])))
         s = x.shape[-1]
         top = (s - window) // 2
         x = x[..., top:top + window, top:top + window]

@@ -11,7 +11,7 @@ import numpy as np
 
 
 def _normalised(x: np.ndarray) -> np.ndarray:
-    x = np.ascontiguousarray(x, dtype=np.float32)
+    x = np.array(x, dtype=np.float32)  # a copy: faiss normalises in place
     faiss.normalize_L2(x)
     return x
 

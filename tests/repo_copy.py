@@ -53,7 +53,7 @@ class RepoCopy:
         return self.run(sys.executable, "-m", "dvc", *args, check=check)
 
 
-def tiny(params: dict, surveys: list[str], *, n_galaxies: int = 80, epochs: int = 2) -> dict:
+def tiny(params: dict, surveys: list[str], *, n_galaxies: int = 200, epochs: int = 2) -> dict:
     """Shrink params to a few dozen galaxies and a tiny training run: seconds per stage."""
     params["surveys"] = surveys
     params["evaluate"].update(ks=[1, 3], k=3, batch_size=64)

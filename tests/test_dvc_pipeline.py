@@ -80,7 +80,7 @@ def test_threshold_edit_reruns_only_that_survey_from_select_on(done):
     params["survey"]["sim_sdss"]["selection"]["rules"]["elliptical"][0]["p_el"] = 0.85
     done.write_params(params)
     diff = done.dvc("params", "diff").stdout
-    assert "survey.sim_sdss.selection.rules.elliptical.0.p_el" in diff and "0.85" in diff
+    assert "survey.sim_sdss.selection.rules.elliptical" in diff and "0.85" in diff  # lists diff whole
     ran = ran_stages(done.dvc("repro"))
     assert {"select@sim_sdss", "evaluate@sim_sdss", "cross_summary"} <= ran
     assert not any(s.startswith("catalogue@") for s in ran)
