@@ -59,8 +59,13 @@ def tiny(params: dict, surveys: list[str], *, n_galaxies: int = 200, epochs: int
     params["evaluate"].update(ks=[1, 3], k=3, batch_size=64)
     params["cross"]["k"] = 3
     for name in surveys:
-        s = params["survey"][name]
-        s["source"]["n_galaxies"] = n_galaxies
-        s["source"]["n_workers"] = 1
-        s["train"].update(epochs=epochs, batch_size=16, threads=1)
+        shrink_survey(params, name, n_galaxies=n_galaxies, epochs=epochs)
     return params
+
+
+def shrink_survey(params: dict, name: str, *, n_galaxies: int = 200, epochs: int = 2) -> None:
+    """One simulated survey's block at tiny size (what ``tiny`` does for each survey)."""
+    s = params["survey"][name]
+    s["source"]["n_galaxies"] = n_galaxies
+    s["source"]["n_workers"] = 1
+    s["train"].update(epochs=epochs, batch_size=16, threads=1)

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.repo_copy import RepoCopy, tiny
+from tests.repo_copy import RepoCopy, shrink_survey, tiny
 
 SURVEYS = ["sim_sdss", "sim_decals"]
 
@@ -97,6 +97,24 @@ def test_cross_only_param_reruns_only_cross_stages(done):
     assert ran and all(s.startswith("cross@") or s == "cross_summary" for s in ran), ran
     assert len(ran) == len(SURVEYS) ** 2 + 1
     done.commit("cross k")
+
+
+def test_adding_a_survey_adds_its_row_and_column_only(done):
+    before = _json(done, "metrics/cross_survey.json")
+    params = done.params()
+    params["surveys"] = SURVEYS + ["sim_gz2"]
+    shrink_survey(params, "sim_gz2")
+    done.write_params(params)
+    ran = ran_stages(done.dvc("repro"))
+    others = {s for s in ran if "sim_gz2" not in s}
+    assert others == {"cross_summary"}, others
+    after = _json(done, "metrics/cross_survey.json")
+    assert set(after) == set(SURVEYS) | {"sim_gz2"}
+    assert all("sim_gz2" in after[m] for m in after)
+    for model in SURVEYS:
+        for target, scores in before[model].items():
+            assert after[model][target] == scores
+    done.commit("add sim_gz2")
 
 
 def test_killed_training_resumes_to_the_same_metrics(tmp_path, done):
