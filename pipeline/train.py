@@ -73,9 +73,10 @@ def epoch_lr(epoch: int, cfg: Train) -> float:
 
 def validate(model: FusionEncoder, prepared: Prepared, setup: Setup, device: torch.device) -> dict[str, float]:
     """kNN accuracy, NMI, ARI at ``evaluate.k``: train split as bank, val split as queries."""
-    split = prepared.index["split"].to_numpy()
-    labels = prepared.index["label_id"].to_numpy()
-    backbone, projection = embed_images(model, prepared.images, setup.image.size, prepared.mean,
+    used = np.flatnonzero(prepared.index["split"].isin(["train", "val"]).to_numpy())  # not test
+    split = prepared.index["split"].to_numpy()[used]
+    labels = prepared.index["label_id"].to_numpy()[used]
+    backbone, projection = embed_images(model, prepared.images[used], setup.image.size, prepared.mean,
                                         prepared.std, setup.evaluate.batch_size, device)
     feats = backbone if setup.evaluate.representation == "backbone" else projection
     bank, val = split == "train", split == "val"

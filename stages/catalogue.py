@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from pipeline import paths
 from pipeline.params import Params, Survey
-from pipeline.surveys import get_source
+from pipeline.surveys import source_for
 from stages.common import survey_stage
 
 
 def run(name: str, survey: Survey, params: Params) -> None:
     out = paths.catalogue_dir(name)
     out.mkdir(parents=True, exist_ok=True)
-    catalogue = get_source(name, survey, params.seed, sim_population=params.sim_population).fetch_catalogue(out)
+    catalogue = source_for(name, params).fetch_catalogue(out)
     print(f"{name}: catalogue of {len(catalogue)} galaxies in {out}")
 
 

@@ -1,7 +1,7 @@
 """Stage `images@<survey>`: fetch (or render) the images of the selected galaxies.
 
 The output folder persists across reruns so complete images are never fetched twice; it is
-emptied when the source's configuration (or the seed) changes, since its images are then stale.
+emptied when the source's image identity changes, since its images are then stale.
 """
 from __future__ import annotations
 
@@ -14,20 +14,16 @@ import pandas as pd
 
 from pipeline import paths
 from pipeline.params import Params, Survey
-from pipeline.surveys import get_source
+from pipeline.surveys import source_for
 from pipeline.surveys.base import MANIFEST_FILE, Source
 from stages.common import survey_stage
 
 IDENTITY_FILE = "source.json"
 
 
-def source_identity(source: Source, survey: Survey, seed: int) -> str:
-    """What the images depend on: by default the whole source block and the seed (simulations
-    draw from it); a source may narrow it with ``image_identity()`` (a mirror URL or a rate
-    limit changes no image)."""
-    narrowed = getattr(source, "image_identity", None)
-    what = narrowed() if narrowed else {"source": survey.source, "seed": seed}
-    blob = json.dumps(what, sort_keys=True, default=str)
+def source_identity(source: Source) -> str:
+    """A digest of ``source.image_identity()``: what the images depend on."""
+    blob = json.dumps(source.image_identity(), sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -41,10 +37,10 @@ def reset_if_stale(out: Path, identity: str) -> None:
 
 
 def run(name: str, survey: Survey, params: Params) -> None:
-    source = get_source(name, survey, params.seed, sim_population=params.sim_population)
+    source = source_for(name, params)
     selected = pd.read_parquet(paths.selected_file(name))
     out = paths.images_dir(name)
-    reset_if_stale(out, source_identity(source, survey, params.seed))
+    reset_if_stale(out, source_identity(source))
     manifest = source.fetch_images(selected, paths.catalogue_dir(name), out)
     manifest.to_csv(out / MANIFEST_FILE, index=False)
     n_ok = int((manifest["status"] == "ok").sum())

@@ -5,13 +5,13 @@ import pandas as pd
 
 from pipeline import paths, prepare
 from pipeline.params import Params, Survey
-from pipeline.surveys import get_source
+from pipeline.surveys import source_for
 from pipeline.surveys.base import IMAGES_DIR
 from stages.common import survey_stage, write_json
 
 
 def run(name: str, survey: Survey, params: Params) -> None:
-    source = get_source(name, survey, params.seed, sim_population=params.sim_population)
+    source = source_for(name, params)
     selected = pd.read_parquet(paths.selected_file(name))
     image_dir = paths.images_dir(name) / IMAGES_DIR
     files = [image_dir / f"{gid}{source.image_suffix}" for gid in selected["id"]]

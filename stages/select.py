@@ -6,13 +6,13 @@ import pandas as pd
 from pipeline import paths
 from pipeline.params import Params, Survey
 from pipeline.selection import select
-from pipeline.surveys import get_source
+from pipeline.surveys import source_for
 from pipeline.surveys.base import CATALOGUE_FILE
 from stages.common import survey_stage, write_json
 
 
 def run(name: str, survey: Survey, params: Params) -> None:
-    source = get_source(name, survey, params.seed, sim_population=params.sim_population)
+    source = source_for(name, params)
     catalogue = pd.read_parquet(paths.catalogue_dir(name) / CATALOGUE_FILE)
     result = select(catalogue, survey.selection, list(survey.classes), id_column=source.id_column, survey=name)
     out = paths.selected_file(name)

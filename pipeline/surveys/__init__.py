@@ -6,7 +6,7 @@ import inspect
 from typing import Any, Mapping
 
 from pipeline.config import ConfigError
-from pipeline.params import Survey
+from pipeline.params import Params, Survey, survey_params
 from pipeline.surveys.base import Source
 
 # kind -> "module:class"; imported lazily so a survey's heavy dependencies load only when used.
@@ -36,3 +36,8 @@ def get_source(name: str, survey: Survey, seed: int, *, sim_population: Mapping[
     wanted = inspect.signature(source_class).parameters
     extra = {key: value for key, value in (("survey", survey), ("population", sim_population)) if key in wanted}
     return source_class(name, survey.source, seed, **extra)
+
+
+def source_for(name: str, params: Params) -> Source:
+    """The source of survey ``name`` as the stages build it from the whole params."""
+    return get_source(name, survey_params(params, name), params.seed, sim_population=params.sim_population)

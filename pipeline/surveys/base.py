@@ -35,6 +35,7 @@ class Source(Protocol):
         """
         ...
 
-    # Optional: ``image_identity() -> dict`` names what the images depend on.  The images stage
-    # keeps complete images across reruns and discards them when this changes; without it, the
-    # whole source block and the seed are the identity.
+    def image_identity(self) -> dict:
+        """What the images depend on (not a mirror URL or a rate limit).  The images stage keeps
+        complete images across reruns and discards them when this changes."""
+        ...
