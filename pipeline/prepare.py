@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from pipeline.errors import InputError
 from pipeline.imaging import CorruptImage, load_rgb, to_stored
 from pipeline.params import Image, Split
+from pipeline.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +79,8 @@ def prepare(selected: pd.DataFrame, image_paths: list[Path], classes: list[str],
     images = np.empty((len(selected), side, side, 3), dtype=np.uint8)
     ok = np.zeros(len(selected), dtype=bool)
     corrupt = []
-    for i, (gid, path) in enumerate(tqdm(list(zip(selected["id"], image_paths)),
-                                         desc=f"prepare {survey}", unit="img")):
+    for i, (gid, path) in enumerate(progress(list(zip(selected["id"], image_paths)),
+                                             desc=f"prepare {survey}", unit="img")):
         try:
             images[i] = to_stored(load_rgb(path, geometry), geometry)
             ok[i] = True

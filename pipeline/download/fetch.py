@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 import pandas as pd
-from tqdm import tqdm
 
 from pipeline.download.errors import DownloadError
 from pipeline.download.http import PARTIAL_MARKER, partial_name
 from pipeline.download.manifest import MANIFEST_COLUMNS
 from pipeline.download.validate import BadContent
+from pipeline.progress import progress
 
 ALREADY_COMPLETE = "already complete"
 #: Failures that concern one file only; anything else (an archive that names files outside its
@@ -62,7 +62,7 @@ def fetch_all(jobs: Iterable[FetchJob], concurrency: int, desc: str) -> pd.DataF
     todo = [job for job in jobs if job.id not in rows]
     failed = 0
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="fetch") as pool, \
-            tqdm(total=len(todo), desc=desc, unit="file", dynamic_ncols=True) as progress:
+            progress(total=len(todo), desc=desc, unit="file", dynamic_ncols=True) as bar:
         pending: set[Future] = {pool.submit(_fetch_one, job) for job in todo}
         try:
             while pending:
@@ -71,8 +71,8 @@ def fetch_all(jobs: Iterable[FetchJob], concurrency: int, desc: str) -> pd.DataF
                     row = future.result()
                     rows[row[0]] = row
                     failed += row[1] == "failed"
-                    progress.update()
-                progress.set_postfix(failed=failed, refresh=False)
+                    bar.update()
+                bar.set_postfix(failed=failed, refresh=False)
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise

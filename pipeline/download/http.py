@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import requests
-from tqdm import tqdm
 
 from pipeline.download.errors import DownloadError, Retryable
 from pipeline.download.ratelimit import RateLimiter, host_of
 from pipeline.download.retry import with_retries
 from pipeline.download.settings import HttpCfg
 from pipeline.download.validate import BadContent, looks_like_html
+from pipeline.progress import progress
 
 #: Servers see who asks (SkyServer and Zenodo ask scripted clients to identify themselves).
 USER_AGENT = (f"galaxy-contrastive (reproduction of Wei et al. 2022, DVC pipeline) "
@@ -111,12 +111,12 @@ class HttpClient:
             total = int(response.headers.get("Content-Length", 0)) or None
             try:
                 with response, open(partial, "wb") as out, \
-                        tqdm(total=total, unit="B", unit_scale=True, desc=what or dest.name) as progress:
+                        progress(total=total, unit="B", unit_scale=True, desc=what or dest.name) as bar:
                     for i, chunk in enumerate(response.iter_content(CHUNK_BYTES)):
                         if i == 0 and looks_like_html(chunk):
                             raise Retryable("an HTML page instead of the file")
                         out.write(chunk)
-                        progress.update(len(chunk))
+                        bar.update(len(chunk))
             except (requests.ConnectionError, requests.Timeout,
                     requests.exceptions.ChunkedEncodingError) as exc:
                 partial.unlink(missing_ok=True)

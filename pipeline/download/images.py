@@ -16,7 +16,7 @@ import pandas as pd
 from pipeline.download.errors import DownloadError, UnsafePath
 from pipeline.download.fetch import FetchJob, fetch_all, remove_partials
 from pipeline.download.http import HttpClient
-from pipeline.download.manifest import check_failures
+from pipeline.download.manifest import ExpectedSize, check_failures
 from pipeline.download.ranged_zip import Member, RemoteZip, by_file_name
 from pipeline.download.safepath import inside
 from pipeline.download.validate import check_image
@@ -104,13 +104,16 @@ def archive_jobs(archives: ArchiveMembers, members: Mapping[str, str], size: int
 
 
 def run_jobs(jobs: list[FetchJob], concurrency: int, max_failed_fraction: float, images_dir: Path,
-             manifest_path: Path, param: str, desc: str) -> pd.DataFrame:
+             manifest_path: Path, param: str, desc: str,
+             expected: ExpectedSize | None = None) -> pd.DataFrame:
     """Fetch ``jobs`` into ``images_dir``; write and check the manifest (see ``manifest.py``).
 
-    ``param`` is the params key of ``max_failed_fraction``, named when the stage fails.
+    ``param`` is the params key of ``max_failed_fraction``, named when the stage fails;
+    ``expected``, where given, lets the failure name the image size key instead when the
+    images are mostly of another size.
     """
     images_dir.mkdir(parents=True, exist_ok=True)
     remove_partials(images_dir)
     manifest = fetch_all(jobs, concurrency, desc)
-    check_failures(manifest, max_failed_fraction, param, manifest_path)
+    check_failures(manifest, max_failed_fraction, param, manifest_path, expected)
     return manifest

@@ -7,11 +7,15 @@ at the expected size.
 from __future__ import annotations
 
 import io
+import re
 
 from PIL import Image
 
 #: Image formats the pipeline reads (PIL's names).
 IMAGE_FORMATS = ("JPEG", "PNG")
+#: The start of the reason ``check_image`` gives for an image of the wrong size (its message
+#: below), so the manifest's reasons can tell a configured size that does not fit the images.
+WRONG_SIZE = re.compile(r"size (\d+)x(\d+), expected \d+x\d+")
 
 
 class BadContent(ValueError):
@@ -43,3 +47,12 @@ def check_image(data: bytes, size: int | None, formats: tuple[str, ...] = IMAGE_
         raise BadContent(f"a {found} image, expected {' or '.join(formats)}")
     if size is not None and (width, height) != (size, size):
         raise BadContent(f"size {width}x{height}, expected {size}x{size}")
+
+
+def found_size(reason: str) -> tuple[int, int] | None:
+    """The (width, height) found by a failed size check, from its reason; None for other reasons.
+
+    A reason may carry more after the check's message (e.g. the retries it took).
+    """
+    match = WRONG_SIZE.match(reason)
+    return (int(match[1]), int(match[2])) if match else None

@@ -22,6 +22,7 @@ from pipeline.config import ConfigError, check_fraction, check_positive, parse, 
 from pipeline.download.errors import DownloadError
 from pipeline.download.fetch import FetchJob
 from pipeline.download.images import image_path, run_jobs
+from pipeline.download.manifest import ExpectedSize
 from pipeline.download.safepath import inside
 from pipeline.download.tables import write_parquet
 from pipeline.download.validate import check_image
@@ -88,8 +89,11 @@ class LocalSource:
         if not folder.is_dir():
             raise ConfigError(f"{self.path}.images: {folder} is not a folder")
         jobs = [self._copy_job(str(i), folder, images) for i in selected["id"]]
+        # Images of another size than native_size are the params' mistake far more often than the files'.
+        expected = ExpectedSize(self.size, f"survey.{self.name}.image.native_size", f"in {folder}")
         return run_jobs(jobs, self.cfg.concurrency, self.cfg.max_failed_fraction, images,
-                        out_dir / MANIFEST_FILE, f"{self.path}.max_failed_fraction", f"{self.name} copy")
+                        out_dir / MANIFEST_FILE, f"{self.path}.max_failed_fraction", f"{self.name} copy",
+                        expected)
 
     def _read(self) -> pd.DataFrame:
         path = Path(self.cfg.catalogue)
@@ -114,7 +118,8 @@ class LocalSource:
 
         def fetch() -> bytes:
             if not original.is_file():
-                raise DownloadError(galaxy_id, f"no image file {original}")
+                # "kind: detail", so the failure summary counts the missing files as one kind
+                raise DownloadError(galaxy_id, f"no image file: {original}")
             data = original.read_bytes()
             check_image(data, self.size)
             return data

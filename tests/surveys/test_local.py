@@ -1,13 +1,14 @@
 """A user's own survey: a CSV of labels (or votes) and a folder of images."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from pipeline.config import ConfigError
-from pipeline.download.errors import UnsafePath
+from pipeline.download.errors import TooManyFailures, UnsafePath
 from pipeline.params import Survey
 from pipeline.selection import select
 from pipeline.surveys import get_source
@@ -77,6 +78,49 @@ def test_bad_settings_name_their_key(tmp_path, changes, message):
     make_folder(tmp_path, n=3)
     with pytest.raises(ConfigError, match=r"survey.local_example.source.*" + message):
         get_source("local_example", survey_with(local_block(tmp_path, **changes)), 0).fetch_catalogue(tmp_path)
+
+
+def copy_images(tmp_path: Path) -> pd.DataFrame:
+    """The images stage's part for the survey of ``local_block(tmp_path)``: select, then copy."""
+    survey = survey_with(local_block(tmp_path))
+    source = get_source("local_example", survey, 0)
+    catalogue = source.fetch_catalogue(tmp_path)
+    selected = select(catalogue, survey.selection, list(survey.classes), id_column="name",
+                      survey="local_example").selected
+    return source.fetch_images(selected, tmp_path, tmp_path / "out")
+
+
+def test_images_of_another_size_name_the_size_key_and_the_size_found(tmp_path):
+    make_folder(tmp_path, size=423)
+    for i in (0, 1):  # two of the right size: copied, and kept when the stage fails
+        (tmp_path / "jpegs" / f"gal00{i}.jpg").write_bytes(galaxy_image("spiral", SIZE, i))
+    key = "survey.local_example.image.native_size"
+    with pytest.raises(ConfigError, match=(
+            rf"^10 of 12 images in {re.escape(str(tmp_path / 'jpegs'))} are 423x423 but {key} is {SIZE}: set {key}: 423; "
+            rf"2 are {SIZE}x{SIZE}: every image must have the same size \(see .*manifest.csv\)$")):
+        copy_images(tmp_path)
+    assert sorted(p.name for p in (tmp_path / "out" / "images").iterdir()) == ["gal000.jpg", "gal001.jpg"]
+    manifest = pd.read_csv(tmp_path / "out" / "manifest.csv").set_index("id")
+    assert manifest.loc["gal002", "reason"] == f"size 423x423, expected {SIZE}x{SIZE}"
+
+
+def test_images_of_several_other_sizes_are_listed(tmp_path):
+    make_folder(tmp_path, size=256)
+    for i, (width, height) in enumerate([(512, 512), (512, 512), (424, 400)]):
+        (tmp_path / "jpegs" / f"gal00{i}.jpg").write_bytes(galaxy_image("spiral", width, i, height=height))
+    with pytest.raises(ConfigError, match=(
+            rf"^12 of 12 images in .*jpegs are not {SIZE}x{SIZE} as survey.local_example.image.native_size "
+            r"says but 256x256 \(9\), 512x512 \(2\), 424x400 \(1\): bring every image to one square size")):
+        copy_images(tmp_path)
+
+
+def test_a_few_images_of_another_size_among_other_failures_are_files_to_fix(tmp_path):
+    make_folder(tmp_path)
+    for i in range(5):
+        (tmp_path / "jpegs" / f"gal00{i}.jpg").unlink()
+    (tmp_path / "jpegs" / "gal005.jpg").write_bytes(galaxy_image("spiral", 423, 5))
+    with pytest.raises(TooManyFailures, match="6 of 12 files failed .*: 5 no image file, 1 size 423x423"):
+        copy_images(tmp_path)
 
 
 def test_an_id_that_climbs_out_of_the_folder_is_refused(tmp_path):

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import pandas as pd
-from tqdm import tqdm
 
 from pipeline.config import parse
+from pipeline.progress import progress
 from pipeline.surveys.base import CATALOGUE_FILE, IMAGES_DIR
 from pipeline.surveys.sim.config import PopulationCfg, SimSourceCfg
 from pipeline.surveys.sim.identifiers import ID_COLUMN, identifiers
@@ -88,10 +88,10 @@ class SimSource:
                 manifest[galaxy_id] = ("ok", "already rendered")
             else:
                 rows[galaxy_id] = truth.loc[galaxy_id].to_dict()
-        with tqdm(total=len(rows), desc=f"render {self.name}", unit="img") as progress:
+        with progress(total=len(rows), desc=f"render {self.name}", unit="img") as bar:
             for galaxy_id, status, reason in self._render_all(rows, images):
                 manifest[galaxy_id] = (status, reason)
-                progress.update()
+                bar.update()
         return pd.DataFrame([(i, *manifest[i]) for i in wanted], columns=["id", "status", "reason"])
 
     def _render_all(self, rows: dict[str, dict[str, Any]], images: Path) -> Iterator[tuple[str, str, str]]:
