@@ -21,9 +21,8 @@ from typing import Callable
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
-from pipeline import augment
+from pipeline import augment, progress
 from pipeline.embed import embed_images
 from pipeline.loss import nt_xent
 from pipeline.metrics import knn_scores
@@ -108,7 +107,8 @@ def train(prepared: Prepared, setup: Setup, checkpoint: Path, log: EpochLog,
     """
     device = device or pick_device()
     cfg = setup.train
-    model = build_encoder(setup.model, setup.image.size, setup.seed).to(device)
+    # channels-last: the convolutions' fast layout on CPUs (about 1.2x here) and GPUs alike
+    model = build_encoder(setup.model, setup.image.size, setup.seed).to(device, memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     fingerprint = setup.fingerprint()
     history: list[dict[str, float]] = []
@@ -117,7 +117,7 @@ def train(prepared: Prepared, setup: Setup, checkpoint: Path, log: EpochLog,
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         history = state["history"]
-        tqdm.write(f"resuming from epoch {len(history)} of {cfg.epochs} ({checkpoint})")
+        progress.write(f"resuming from epoch {len(history)} of {cfg.epochs} ({checkpoint})")
         for row in history:
             log(row)
 
@@ -136,13 +136,15 @@ def train(prepared: Prepared, setup: Setup, checkpoint: Path, log: EpochLog,
         order = torch.randperm(len(train_rows), generator=gen, device=device)
         losses = []
         start = time.perf_counter()
-        bar = tqdm(range(steps), desc=f"train epoch {epoch + 1}/{cfg.epochs}", unit="step", leave=False)
+        # inner: in a log, the epoch's summary line below says all the bar would
+        bar = progress.progress(range(steps), desc=f"train epoch {epoch + 1}/{cfg.epochs}", unit="step",
+                                leave=False, inner=True)
         for step in bar:
             x = augment.to_float(images[order[step * batch:(step + 1) * batch]])  # (B, 3, S, S)
             v1 = augment.view(x, setup.image.size, setup.augment, prepared.mean, prepared.std, gen)
             v2 = augment.view(x, setup.image.size, setup.augment, prepared.mean, prepared.std, gen)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                z = model(torch.cat([v1, v2]))                                       # (2B, P)
+                z = model(torch.cat([v1, v2]).contiguous(memory_format=torch.channels_last))  # (2B, P)
             loss = nt_xent(z[:batch], z[batch:], temperature=cfg.temperature)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -151,8 +153,8 @@ def train(prepared: Prepared, setup: Setup, checkpoint: Path, log: EpochLog,
             bar.set_postfix(loss=f"{losses[-1]:.3f}",
                             img_s=f"{(step + 1) * batch / (time.perf_counter() - start):.0f}")
         # Speed goes to the console only: metrics must be identical across identical runs.
-        tqdm.write(f"epoch {epoch + 1}/{cfg.epochs}: loss {np.mean(losses):.4f}, "
-                   f"{steps * batch / (time.perf_counter() - start):.0f} images/s")
+        progress.write(f"epoch {epoch + 1}/{cfg.epochs}: loss {np.mean(losses):.4f}, "
+                       f"{steps * batch / (time.perf_counter() - start):.0f} images/s")
         row = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "lr": lr}
         if (prepared.index["split"] == "val").any():
             row.update(validate(model, prepared, setup, device))
