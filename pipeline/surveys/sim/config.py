@@ -51,6 +51,7 @@ class KindCfg:
     pitch_deg: Span
     clump_fraction: Span  # fraction of the disk light in star-forming clumps
     n_clumps: IntSpan
+    colour_scale: Span  # multiplies every component's colour offsets: < 1 bluer (younger), > 1 redder
 
     def validate(self, path: str) -> None:
         check_span(self.bulge_to_total, f"{path}.bulge_to_total", low=0, high=1)
@@ -63,6 +64,7 @@ class KindCfg:
         check_span(self.pitch_deg, f"{path}.pitch_deg", low=1, high=89)
         check_span(self.clump_fraction, f"{path}.clump_fraction", low=0, high=1)
         check_span(self.n_clumps, f"{path}.n_clumps", low=0)
+        check_span(self.colour_scale, f"{path}.colour_scale", low=0)
 
 
 @dataclass(frozen=True)
@@ -259,6 +261,7 @@ class PopulationCfg:
     """The shared galaxy population (``sim_population`` in params.yaml)."""
 
     mag_r: Span
+    counts_slope: float  # d log10 N / d mag_r: a flux-limited sample is dominated by faint galaxies
     size: SizeCfg
     kinds: dict[str, KindCfg]
     disk: DiskCfg
@@ -338,6 +341,9 @@ class ImageCfg:
     asinh_q: float
     asinh_stretch_sb: float  # mag/arcsec^2 where the stretch turns from linear to logarithmic
     band_weights: tuple[float, ...]  # multiplies the red, green, blue bands before the stretch
+    # The survey stores its colour mosaic as JPEG at the render scale and cuts images out of it
+    # (SDSS: FITS2JPEG frames, then ImgCutout resamples and re-encodes): null for no such step.
+    mosaic_jpeg_quality: int | None = None
     jpeg_quality: int | None = None  # for format jpeg
     png_compress_level: int | None = None  # for format png
 
@@ -350,6 +356,9 @@ class ImageCfg:
         else:
             require(self.png_compress_level is not None and 0 <= self.png_compress_level <= 9,
                     f"{path}.png_compress_level", f"{self.png_compress_level} must lie in [0, 9] for format png")
+        if self.mosaic_jpeg_quality is not None:
+            require(1 <= self.mosaic_jpeg_quality <= 100, f"{path}.mosaic_jpeg_quality",
+                    f"{self.mosaic_jpeg_quality} must lie in [1, 100] (or null)")
         check_positive(self.asinh_q, f"{path}.asinh_q")
         require(len(self.band_weights) == 3, f"{path}.band_weights", "needs three weights")
         for i, weight in enumerate(self.band_weights):

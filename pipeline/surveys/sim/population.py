@@ -33,7 +33,7 @@ def draw_population(cfg: SimSourceCfg, rng: np.random.Generator) -> pd.DataFrame
     table = pd.DataFrame({"kind": kinds,
                           "true_class": [cfg.truth_class.get(k, OTHER_CLASS) for k in kinds]})
     table = table.assign(**_structure(pop, kinds, rng))
-    table = table.assign(**_colours(pop, table["disk_q"].to_numpy(), rng), **_companion(pop, rng, n))
+    table = table.assign(**_colours(pop, kinds, table["disk_q"].to_numpy(), rng), **_companion(pop, rng, n))
     profile = BulgeDisk(table["bulge_to_total"].to_numpy(), table["bulge_n"].to_numpy(),
                         table["bulge_r50"].to_numpy(), table["r50"].to_numpy())
     th50, th90 = petrosian_radii(profile, pop.petrosian)
@@ -72,13 +72,22 @@ def _per_kind(pop: PopulationCfg, kinds: np.ndarray, field: str, rng: np.random.
     return rng.uniform(low, high)
 
 
+def _magnitudes(span: tuple[float, float], slope: float, uniform: np.ndarray) -> np.ndarray:
+    """Magnitudes with number counts dN/dm ~ 10 ** (slope m) inside ``span`` (inverse CDF)."""
+    low, high = span
+    if slope == 0 or low == high:
+        return low + (high - low) * uniform
+    lo, hi = 10 ** (slope * low), 10 ** (slope * high)
+    return np.log10(lo + uniform * (hi - lo)) / slope
+
+
 def _round_to(values: np.ndarray, step: float) -> np.ndarray:
     return np.round(values / step) * step
 
 
 def _structure(pop: PopulationCfg, kinds: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
     n = len(kinds)
-    mag = rng.uniform(*pop.mag_r, size=n)
+    mag = _magnitudes(pop.mag_r, pop.counts_slope, rng.random(n))
     size = pop.size
     log_r50 = (np.log10(size.r50_at_ref_arcsec) - size.dex_per_mag * (mag - size.ref_mag)
                + rng.normal(0.0, size.scatter_dex, size=n))
@@ -112,15 +121,17 @@ def _structure(pop: PopulationCfg, kinds: np.ndarray, rng: np.random.Generator) 
     }
 
 
-def _colours(pop: PopulationCfg, disk_q: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Per-galaxy colour offsets of each component (see ``ColoursCfg``)."""
+def _colours(pop: PopulationCfg, kinds: np.ndarray, disk_q: np.ndarray,
+             rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Per-galaxy colour offsets of each component (see ``ColoursCfg`` and ``KindCfg.colour_scale``)."""
     colours = pop.colours
     n = len(disk_q)
+    kind_scale = _per_kind(pop, kinds, "colour_scale", rng)  # the colour-morphology relation
     redshift = rng.uniform(*colours.shift_range, size=n)
     dust = np.log10(1 / disk_q)
     out = {}
     for component in COMPONENTS:
-        factor = rng.normal(1.0, colours.scatter, size=n)
+        factor = rng.normal(1.0, colours.scatter, size=n) * kind_scale
         extinction = dust if component != "bulge" else np.zeros(n)
         for band, offset in getattr(colours, component).items():
             out[colour_column(component, band)] = (offset * factor + colours.shift[band] * redshift

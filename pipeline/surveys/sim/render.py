@@ -29,7 +29,7 @@ from pipeline.surveys.sim.disk import face_on_disk
 from pipeline.surveys.sim.field import add_field
 from pipeline.surveys.sim.population import COMPONENTS, colour_column
 from pipeline.surveys.sim.profiles import flux_nmgy, magnitude_ratio
-from pipeline.surveys.sim.rgb import asinh_composite
+from pipeline.surveys.sim.rgb import asinh_composite, jpeg_roundtrip
 
 Component = tuple[galsim.GSObject, float, dict[str, float]]  # unit-flux profile, r flux, colour
 
@@ -57,7 +57,10 @@ def render_bands(row: Mapping[str, Any], cfg: SimSourceCfg, rng: np.random.Gener
 
 def render_image(row: Mapping[str, Any], cfg: SimSourceCfg, rng: np.random.Generator) -> np.ndarray:
     """The cutout as served: (size_px, size_px, 3) uint8 RGB at the cutout's pixel scale."""
-    rgb = Image.fromarray(asinh_composite(render_bands(row, cfg, rng), cfg.image), mode="RGB")
+    composite = asinh_composite(render_bands(row, cfg, rng), cfg.image)
+    if cfg.image.mosaic_jpeg_quality is not None:
+        composite = jpeg_roundtrip(composite, cfg.image.mosaic_jpeg_quality)
+    rgb = Image.fromarray(composite, mode="RGB")
     size = cfg.image.size_px
     if rgb.size != (size, size):
         rgb = rgb.resize((size, size), Image.Resampling.BICUBIC)

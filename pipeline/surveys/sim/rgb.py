@@ -36,6 +36,17 @@ def asinh_composite(bands: np.ndarray, image: ImageCfg) -> np.ndarray:
     return np.round(rgb * MAX_LEVEL).astype(np.uint8).transpose(1, 2, 0)
 
 
+def jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
+    """``rgb`` as stored in a JPEG of ``quality`` and decoded again (4:2:0 chroma, as PIL's default).
+
+    JPEG averages chroma over 2x2 pixels and quantises it coarsely, so the pixel-scale colour
+    noise of a mosaic stored this way is mostly gone from any cutout resampled from it.
+    """
+    buffer = io.BytesIO()
+    Image.fromarray(rgb, mode="RGB").save(buffer, format="JPEG", quality=quality)
+    return np.asarray(Image.open(buffer).convert("RGB"))
+
+
 def encode(rgb: np.ndarray, image: ImageCfg) -> bytes:
     """The image file's bytes in the survey's format (JPEG or PNG)."""
     buffer = io.BytesIO()

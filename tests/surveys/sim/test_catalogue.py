@@ -138,13 +138,17 @@ def test_same_seed_same_catalogue_other_seed_other(tmp_path):
 
 @pytest.mark.parametrize("name", SURVEYS)
 def test_default_params_keep_clear_examples_of_every_class(tmp_path, name):
-    """With params.yaml as it is, Table 1's rules keep 50-75% and every class >= 20% of those."""
+    """With params.yaml as it is, Table 1's rules keep 35-75% and every class >= 20% of those.
+
+    (On the real GZ2 they keep about 3%: a flux-limited sample is mostly small, faint, ambiguous
+    galaxies.  The simulated population has them too, but fewer, so that a laptop-sized
+    catalogue still yields enough clear examples to learn from.)"""
     survey = survey_params(load_params(PARAMS), name)
     source = make_source(name)
     catalogue = source.fetch_catalogue(tmp_path)
     result = select(catalogue, survey.selection, list(survey.classes), id_column=source.id_column, survey=name)
     kept = sum(result.counts.values())
-    assert 0.5 <= kept / len(catalogue) <= 0.75, result.counts
+    assert 0.35 <= kept / len(catalogue) <= 0.75, result.counts
     assert min(result.counts.values()) >= 0.2 * kept, result.counts
     truth = pd.read_parquet(tmp_path / TRUTH_FILE).set_index("id")
     agree = (truth.loc[result.selected["id"].astype(str), "true_class"].to_numpy() == result.selected["label"]).mean()
@@ -158,3 +162,30 @@ def test_schema_helpers_match_catalogue_spelling():
     parts = {"run": 752, "camcol": 1, "field": 263, "obj": 94}
     assert schemas.sdss_objid(schemas.SDSS_DR7_RELEASE, **parts) == 587722981741363294  # a real DR7 objID
     assert schemas.iau_name(146.714167, -1.041250) == "J094651.40-010228.5"
+
+
+def test_magnitudes_follow_the_number_counts_slope(tmp_path):
+    """dN/dm ~ 10 ** (0.6 m) on [14, 17]: the share fainter than 16 is worked out from the integral."""
+    source = make_source("sim_gz2", n_galaxies=4000, population__mag_r=[14.0, 17.0], population__counts_slope=0.6)
+    source.fetch_catalogue(tmp_path)
+    mags = pd.read_parquet(tmp_path / TRUTH_FILE)["mag_r"]
+    expected = (10 ** (0.6 * 17) - 10 ** (0.6 * 16)) / (10 ** (0.6 * 17) - 10 ** (0.6 * 14))  # 0.761
+    assert mags.between(14.0, 17.0).all()
+    assert (mags > 16).mean() == pytest.approx(expected, abs=0.03)
+    flat = make_source("sim_gz2", n_galaxies=4000, population__mag_r=[14.0, 17.0], population__counts_slope=0.0)
+    flat.fetch_catalogue(tmp_path / "flat")
+    assert (pd.read_parquet(tmp_path / "flat" / TRUTH_FILE)["mag_r"] > 16).mean() == pytest.approx(1 / 3, abs=0.03)
+
+
+def test_kind_colour_scale_multiplies_the_population_colours(tmp_path):
+    """colour_scale [s, s] of a kind gives its components s x the population colours (no redshift)."""
+    def bulge_g(scale: float, tag: str) -> pd.Series:
+        source = make_source("sim_gz2", n_galaxies=300, kind_mix={"elliptical": 1.0},
+                             population__kinds__elliptical__colour_scale=[scale, scale],
+                             population__colours__shift_range=[0.0, 0.0])
+        source.fetch_catalogue(tmp_path / tag)
+        return pd.read_parquet(tmp_path / tag / TRUTH_FILE)["bulge_dm_g"]
+
+    nominal = load_params(PARAMS).sim_population["colours"]["bulge"]["g"]
+    assert bulge_g(1.0, "one").mean() == pytest.approx(nominal, rel=0.05)
+    assert bulge_g(0.5, "half").mean() == pytest.approx(nominal / 2, rel=0.05)
