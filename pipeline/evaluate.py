@@ -3,6 +3,8 @@
 Standard protocol: the train split is the labelled bank, the test split the queries.
 Leave-one-out protocol (the reference code's "test accuracy"): kNN inside the test split
 itself, each galaxy voted on by its k nearest other test galaxies.
+The standard protocol is also scored with the val split as queries (``knn_val``): settings are
+chosen on it, so that the test split stays unseen until the end.
 """
 from __future__ import annotations
 
@@ -18,12 +20,13 @@ from pipeline.prepare import Prepared
 def evaluate_representation(features: np.ndarray, labels: np.ndarray, split: np.ndarray, ks: list[int],
                             k: int, classes: list[str]) -> dict:
     """Scores of both protocols; ``pred`` (test-split predictions at ``k``) for the confusion plot."""
-    bank, test = split == "train", split == "test"
+    bank, test, val = split == "train", split == "test", split == "val"
     std = knn_scores(features[bank], labels[bank], features[test], labels[test], ks, k, classes)
     loo = knn_scores(features[test], labels[test], features[test], labels[test], ks, k, classes,
                      exclude_self=True)
+    on_val = knn_scores(features[bank], labels[bank], features[val], labels[val], ks, k, classes) if val.any() else None
     return {
-        "knn": std["knn"], "knn_loo": loo["knn"],
+        "knn": std["knn"], "knn_loo": loo["knn"], "knn_val": on_val["knn"] if on_val else None,
         "nmi": std["nmi"], "ari": std["ari"], "nmi_loo": loo["nmi"], "ari_loo": loo["ari"],
         "recall": std["recall"], "confusion": std["confusion"], "pred": std["pred"],
     }

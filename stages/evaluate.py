@@ -34,23 +34,29 @@ def run(name: str, survey: Survey, params: Params) -> None:
     pixels = pixel_features(prepared, survey.image.size, ev.pixel_baseline_size)
 
     def brief(r: dict) -> dict:
-        return {key: r[key] for key in ("knn", "knn_loo", "nmi", "ari", "nmi_loo", "ari_loo")}
+        return {key: r[key] for key in ("knn", "knn_loo", "knn_val", "nmi", "ari", "nmi_loo", "ari_loo")}
 
+    baselines = {"random_init": scores(random_feats), "pixels": scores(pixels)}
     metrics = {
         **brief(main_rep),
         "n_train": int((split == "train").sum()),
+        "n_val": int((split == "val").sum()),
         "n_test": int((split == "test").sum()),
         "recall": main_rep["recall"],
-        "baseline": {"random_init": scores(random_feats)["knn"], "pixels": scores(pixels)["knn"]},
+        # the same kNN under each protocol, so that every comparison can be made in both
+        "baseline": {name: r["knn"] for name, r in baselines.items()},
+        "baseline_loo": {name: r["knn_loo"] for name, r in baselines.items()},
+        "baseline_val": {name: r["knn_val"] for name, r in baselines.items()},
         "representations": {rep: brief(r) for rep, r in reps.items()},
     }
     write_json(paths.evaluate_metrics(name), metrics)
     test = split == "test"
     pd.DataFrame({"id": emb["id"][test], "actual": [classes[i] for i in labels[test]],
                   "predicted": [classes[i] for i in main_rep["pred"]]}).to_csv(paths.confusion_file(name), index=False)
-    print(f"{name}: kNN k{ev.k} {metrics['knn'][f'k{ev.k}']:.2f}% (random init "
-          f"{metrics['baseline']['random_init'][f'k{ev.k}']:.2f}%, pixels "
-          f"{metrics['baseline']['pixels'][f'k{ev.k}']:.2f}%)")
+    for protocol, key in (("", "baseline"), ("_loo", "baseline_loo")):
+        k = f"k{ev.k}"
+        print(f"{name}: kNN{protocol} k{ev.k} {metrics['knn' + protocol][k]:.2f}% (random init "
+              f"{metrics[key]['random_init'][k]:.2f}%, pixels {metrics[key]['pixels'][k]:.2f}%)")
 
 
 def main(argv: list[str] | None = None) -> None:

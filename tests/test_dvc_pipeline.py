@@ -40,13 +40,46 @@ def test_metrics_have_the_documented_keys(done):
         for key in ("knn", "knn_loo"):
             assert set(m[key]) == {"k1", "k3"} and all(0 <= v <= 100 for v in m[key].values())
         assert {"nmi", "ari", "n_train", "n_test"} <= set(m) and m["n_test"] > 0
-        assert set(m["baseline"]) == {"random_init", "pixels"} and "k3" in m["baseline"]["pixels"]
+        for key in ("baseline", "baseline_loo", "baseline_val"):
+            assert set(m[key]) == {"random_init", "pixels"} and set(m[key]["pixels"]) == {"k1", "k3"}, key
+        assert m["n_train"] + m["n_val"] + m["n_test"] == sum(sel_counts(done, name).values())
         assert set(m["representations"]) == {"backbone", "projection"}
         sel = _json(done, f"metrics/select/{name}.json")
         assert all(n > 0 for n in sel["counts"].values())
         assert sel["n_selected"] + sum(sel["dropped"].values()) == sel["n_catalogue"]
     shown = done.dvc("metrics", "show").stdout
     assert "metrics/evaluate/sim_sdss.json" in shown and "knn.k3" in shown
+
+
+def sel_counts(repo: RepoCopy, name: str) -> dict[str, int]:
+    return _json(repo, f"metrics/select/{name}.json")["counts"]
+
+
+def test_pixel_baseline_under_both_protocols_matches_scikit_learn(done):
+    """The raw-pixel baseline's LOO (inside the test split) and standard scores, from scratch."""
+    import numpy as np
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from pipeline import prepare
+    from pipeline.evaluate import pixel_features
+
+    params = done.params()
+    name = "sim_sdss"
+    prepared = prepare.load(done.path / f"data/prepared/{name}")
+    pixels = pixel_features(prepared, params["survey"][name]["image"]["size"],
+                            params["evaluate"]["pixel_baseline_size"])
+    split, labels = prepared.index["split"].to_numpy(), prepared.index["label_id"].to_numpy()
+    m = _json(done, f"metrics/evaluate/{name}.json")
+    test = np.flatnonzero(split == "test")
+    for k in (1, 3):
+        loo = [KNeighborsClassifier(k, metric="cosine", algorithm="brute")
+               .fit(pixels[np.delete(test, i)], labels[np.delete(test, i)]).predict(pixels[[j]])[0]
+               for i, j in enumerate(test)]
+        assert m["baseline_loo"]["pixels"][f"k{k}"] == pytest.approx(np.mean(loo == labels[test]) * 100, abs=1e-3)
+        for key, queries in (("baseline", test), ("baseline_val", np.flatnonzero(split == "val"))):
+            std = KNeighborsClassifier(k, metric="cosine", algorithm="brute").fit(
+                pixels[split == "train"], labels[split == "train"]).predict(pixels[queries])
+            assert m[key]["pixels"][f"k{k}"] == pytest.approx(np.mean(std == labels[queries]) * 100, abs=1e-3)
 
 
 def test_embeddings_hold_every_split_keyed_by_id(done):
