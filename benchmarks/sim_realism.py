@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image
+from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -33,7 +33,7 @@ from pipeline.surveys.base import IMAGES_DIR  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 CHECKED = {"sim_gz2": True, "sim_sdss": False}  # survey -> is pct_above_5sigma a target
-TILE, PER_CLASS_SHOWN = 128, 8
+TILE, PER_CLASS_SHOWN, LABEL_WIDTH = 128, 8, 90
 
 
 def measure(name: str) -> tuple[dict, int, dict[str, list[np.ndarray]]]:
@@ -61,10 +61,12 @@ def measure(name: str) -> tuple[dict, int, dict[str, list[np.ndarray]]]:
 def montage(samples: dict[str, dict[str, list[np.ndarray]]], out: Path) -> None:
     """One row per (survey, class): the first images of that class, as the pipeline stores them."""
     rows = []
-    for by_class in samples.values():
-        for tiles in by_class.values():
+    for name, by_class in samples.items():
+        for label, tiles in sorted(by_class.items()):
             tiles = tiles + [np.zeros((TILE, TILE, 3), np.uint8)] * (PER_CLASS_SHOWN - len(tiles))
-            rows.append(np.concatenate(tiles, axis=1))
+            caption = Image.new("RGB", (LABEL_WIDTH, TILE), "white")
+            ImageDraw.Draw(caption).text((6, TILE // 2 - 12), f"{name}\n{label}", fill="black")
+            rows.append(np.concatenate([np.asarray(caption)] + tiles, axis=1))
     Image.fromarray(np.concatenate(rows, axis=0)).save(out)
 
 
@@ -91,7 +93,7 @@ def report(name: str, summary: dict, n_images: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     params = load_params(ROOT / "params.yaml")
-    simulated = [name for name, block in params.survey.items() if block["source"]["kind"] == "sim"]
+    simulated = [name for name, block in params.survey.items() if block.source["kind"] == "sim"]
     parser.add_argument("--surveys", nargs="+", default=simulated, choices=simulated)
     parser.add_argument("--check", action="store_true", help="exit 1 if sim_gz2 or sim_sdss misses a target")
     args = parser.parse_args()
