@@ -50,27 +50,30 @@ class Image:
     """Image geometry (paper Sect. 2.3, Fig. 2).
 
     The native ``native_size`` image is centre-cropped to ``centre_crop``; the network sees a
-    ``crop`` window of it (random at train time, centred at eval) resized to ``size``.  The
-    prepared array stores the centre crop already scaled by ``size / crop``.
+    ``crop`` window of it (random at train time, centred at eval) resized to ``input_size``.  The
+    prepared array stores the centre crop already scaled by ``input_size / crop``.
+
+    (Not ``size``: DVC's run-cache ignores every params key named ``size`` or ``nfiles``, so a
+    change of it would silently reuse the previous outputs; treeverse/dvc issue 10296.)
     """
 
     native_size: int
     centre_crop: int
     crop: int
-    size: int
+    input_size: int
     max_corrupt_fraction: float
 
     def validate(self, path: str) -> None:
         require(0 < self.crop <= self.centre_crop <= self.native_size, path,
                 f"need 0 < crop ({self.crop}) <= centre_crop ({self.centre_crop}) "
                 f"<= native_size ({self.native_size})")
-        check_positive(self.size, f"{path}.size")
+        check_positive(self.input_size, f"{path}.input_size")
         check_fraction(self.max_corrupt_fraction, f"{path}.max_corrupt_fraction")
 
     @property
     def stored_size(self) -> int:
         """Side of the prepared (stored) image: the centre crop at the network's pixel scale."""
-        return round(self.centre_crop * self.size / self.crop)
+        return round(self.centre_crop * self.input_size / self.crop)
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,7 @@ def validate(model: FusionEncoder, prepared: Prepared, setup: Setup, device: tor
     used = np.flatnonzero(prepared.index["split"].isin(["train", "val"]).to_numpy())  # not test
     split = prepared.index["split"].to_numpy()[used]
     labels = prepared.index["label_id"].to_numpy()[used]
-    backbone, projection = embed_images(model, prepared.images[used], setup.image.size, prepared.mean,
+    backbone, projection = embed_images(model, prepared.images[used], setup.image.input_size, prepared.mean,
                                         prepared.std, setup.evaluate.batch_size, device)
     feats = backbone if setup.evaluate.representation == "backbone" else projection
     bank, val = split == "train", split == "val"
@@ -108,7 +108,7 @@ def train(prepared: Prepared, setup: Setup, checkpoint: Path, log: EpochLog,
     device = device or pick_device()
     cfg = setup.train
     # channels-last: the convolutions' fast layout on CPUs (about 1.2x here) and GPUs alike
-    model = build_encoder(setup.model, setup.image.size, setup.seed).to(device, memory_format=torch.channels_last)
+    model = build_encoder(setup.model, setup.image.input_size, setup.seed).to(device, memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     fingerprint = setup.fingerprint()
     history: list[dict[str, float]] = []
@@ -141,8 +141,8 @@ def train(prepared: Prepared, setup: Setup, checkpoint: Path, log: EpochLog,
                                 leave=False, inner=True)
         for step in bar:
             x = augment.to_float(images[order[step * batch:(step + 1) * batch]])  # (B, 3, S, S)
-            v1 = augment.view(x, setup.image.size, setup.augment, prepared.mean, prepared.std, gen)
-            v2 = augment.view(x, setup.image.size, setup.augment, prepared.mean, prepared.std, gen)
+            v1 = augment.view(x, setup.image.input_size, setup.augment, prepared.mean, prepared.std, gen)
+            v2 = augment.view(x, setup.image.input_size, setup.augment, prepared.mean, prepared.std, gen)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
                 z = model(torch.cat([v1, v2]).contiguous(memory_format=torch.channels_last))  # (2B, P)
             loss = nt_xent(z[:batch], z[batch:], temperature=cfg.temperature)

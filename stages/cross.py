@@ -22,7 +22,7 @@ def run(model_name: str, target: str, params: Params) -> None:
     prepared = prepare.load(paths.prepared_dir(target))
     keep = prepared.index["split"].isin(["train", "test"]).to_numpy()
     model = load_encoder(str(paths.model_file(model_name)), params.models, device)
-    backbone, projection = embed_images(model, prepared.images[keep], target_survey.image.size,
+    backbone, projection = embed_images(model, prepared.images[keep], target_survey.image.input_size,
                                         prepared.mean, prepared.std, params.evaluate.batch_size, device)
     index = prepared.index[keep]
     save_embeddings(paths.cross_embeddings_file(model_name, target), index, backbone, projection)

@@ -16,7 +16,7 @@ def run(name: str, survey: Survey, params: Params) -> None:
     device = pick_device()
     prepared = prepare.load(paths.prepared_dir(name))
     model = load_encoder(str(paths.model_file(name)), params.models, device)
-    backbone, projection = embed_images(model, prepared.images, survey.image.size, prepared.mean,
+    backbone, projection = embed_images(model, prepared.images, survey.image.input_size, prepared.mean,
                                         prepared.std, params.evaluate.batch_size, device)
     save_embeddings(paths.embeddings_file(name), prepared.index, backbone, projection)
     print(f"{name}: embedded {len(backbone)} galaxies: backbone {backbone.shape[1]}-d, "

@@ -27,11 +27,11 @@ def run(name: str, survey: Survey, params: Params) -> None:
     main_rep = reps[ev.representation]
 
     prepared = prepare.load(paths.prepared_dir(name))
-    untrained = build_encoder(params.models[survey.train.model], survey.image.size, params.seed)
-    random_backbone, random_proj = embed_images(untrained, prepared.images, survey.image.size,
+    untrained = build_encoder(params.models[survey.train.model], survey.image.input_size, params.seed)
+    random_backbone, random_proj = embed_images(untrained, prepared.images, survey.image.input_size,
                                                 prepared.mean, prepared.std, ev.batch_size, pick_device())
     random_feats = random_backbone if ev.representation == "backbone" else random_proj
-    pixels = pixel_features(prepared, survey.image.size, ev.pixel_baseline_size)
+    pixels = pixel_features(prepared, survey.image.input_size, ev.pixel_baseline_size)
 
     def brief(r: dict) -> dict:
         return {key: r[key] for key in ("knn", "knn_loo", "knn_val", "nmi", "ari", "nmi_loo", "ari_loo")}

@@ -29,7 +29,7 @@ def run(name: str, survey: Survey, params: Params) -> None:
     out = paths.model_file(name)
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"model": model.state_dict(), "model_name": survey.train.model,
-                "image_size": survey.image.size}, out)
+                "image_size": survey.image.input_size}, out)
     checkpoint.unlink(missing_ok=True)  # finished: the next run of this stage starts afresh
 
 

@@ -66,7 +66,7 @@ def test_pixel_baseline_under_both_protocols_matches_scikit_learn(done):
     params = done.params()
     name = "sim_sdss"
     prepared = prepare.load(done.path / f"data/prepared/{name}")
-    pixels = pixel_features(prepared, params["survey"][name]["image"]["size"],
+    pixels = pixel_features(prepared, params["survey"][name]["image"]["input_size"],
                             params["evaluate"]["pixel_baseline_size"])
     split, labels = prepared.index["split"].to_numpy(), prepared.index["label_id"].to_numpy()
     m = _json(done, f"metrics/evaluate/{name}.json")

@@ -66,3 +66,20 @@ def test_broken_yaml_is_named(tmp_path):
     path.write_text("seed: [1,\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_params(path)
+
+
+def test_no_params_key_is_invisible_to_dvcs_run_cache(raw):
+    """DVC's run-cache hash drops every key named ``size`` or ``nfiles`` at any depth (file
+    metadata to it; treeverse/dvc issue 10296): a change of such a param reuses the previous
+    outputs silently, as ``dvc exp run -S survey.x.image.size=48`` once did here."""
+    def keys(node, path=""):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                yield f"{path}.{key}".lstrip("."), key
+                yield from keys(value, f"{path}.{key}")
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                yield from keys(value, f"{path}.{i}")
+
+    hidden = [dotted for dotted, key in keys(raw) if key in ("size", "nfiles")]
+    assert hidden == []

@@ -7,7 +7,7 @@ from pipeline.config import parse
 from pipeline.params import Image, Split
 from pipeline.prepare import TooManyCorrupt, channel_stats, load, prepare, save, stratified_split
 
-GEOM = parse(Image, {"native_size": 64, "centre_crop": 32, "crop": 24, "size": 12,
+GEOM = parse(Image, {"native_size": 64, "centre_crop": 32, "crop": 24, "input_size": 12,
                      "max_corrupt_fraction": 0.2}, "image")
 SPLIT = parse(Split, {"train": 0.8, "val": 0.1, "test": 0.1}, "split")
 

@@ -29,7 +29,7 @@ def shrink(params: dict, surveys: list[str]) -> dict:
     params["cross"]["k"] = 3
     for name in surveys:
         block = params["survey"][name]
-        block["image"]["size"] = 40
+        block["image"]["input_size"] = 40
         block["train"] = {**block["train"], "model": "demo", "epochs": 1, "batch_size": 16, "threads": 1}
     return params
 

@@ -9,7 +9,7 @@ PAPER_TOTAL = 4_187_328  # Table 2
 
 def test_paper_configuration_size_and_output():
     params = load_params()
-    size = params.survey["gz2"].image.size
+    size = params.survey["gz2"].image.input_size
     model = build_encoder(params.models[params.survey["gz2"].train.model], size, seed=0)
     n = sum(p.numel() for p in model.parameters())
     assert abs(n / PAPER_TOTAL - 1) < 0.03, n

@@ -68,7 +68,7 @@ class KindCfg:
 
 
 @dataclass(frozen=True)
-class SizeCfg:
+class RadiusCfg:
     """Size-luminosity relation: log10 R = log10(r50_at_ref) - dex_per_mag (m - ref_mag) + scatter."""
 
     ref_mag: float
@@ -262,7 +262,7 @@ class PopulationCfg:
 
     mag_r: Span
     counts_slope: float  # d log10 N / d mag_r: a flux-limited sample is dominated by faint galaxies
-    size: SizeCfg
+    radius: RadiusCfg  # not `size`: DVC's run-cache ignores keys named size (dvc issue 10296)
     kinds: dict[str, KindCfg]
     disk: DiskCfg
     colours: ColoursCfg

@@ -88,7 +88,7 @@ def _round_to(values: np.ndarray, step: float) -> np.ndarray:
 def _structure(pop: PopulationCfg, kinds: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
     n = len(kinds)
     mag = _magnitudes(pop.mag_r, pop.counts_slope, rng.random(n))
-    size = pop.size
+    size = pop.radius
     log_r50 = (np.log10(size.r50_at_ref_arcsec) - size.dex_per_mag * (mag - size.ref_mag)
                + rng.normal(0.0, size.scatter_dex, size=n))
     r50 = np.clip(10 ** log_r50, *size.r50_range_arcsec)

@@ -47,5 +47,5 @@ def test_schema_specific_vote_setting_is_required():
 
 def test_missing_key_is_named():
     cfg = source_cfg("sim_decals")
-    del cfg["population"]["size"]["dex_per_mag"]
-    assert _error("sim_decals", cfg) == "survey.sim_decals.source.population.size.dex_per_mag: missing key"
+    del cfg["population"]["radius"]["dex_per_mag"]
+    assert _error("sim_decals", cfg) == "survey.sim_decals.source.population.radius.dex_per_mag: missing key"

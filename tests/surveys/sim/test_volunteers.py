@@ -17,7 +17,7 @@ def _gz2_votes(tmp_path, tag: str, **overrides) -> pd.DataFrame:
 
 def _spirals(tmp_path, tag: str, mag_r: list[float], r50_arcsec: float) -> pd.DataFrame:
     return _gz2_votes(tmp_path, tag, kind_mix={"spiral": 1.0}, population__mag_r=mag_r,
-                      population__size__r50_at_ref_arcsec=r50_arcsec)
+                      population__radius__r50_at_ref_arcsec=r50_arcsec)
 
 
 def test_faint_small_spirals_get_split_votes(tmp_path):
