@@ -7,7 +7,7 @@ the centre red/blue ratio, to `benchmarks/results/sim_realism.json`; it prints t
 real cutouts' values with the targets each survey misses, and draws a sample of each class
 (`benchmarks/results/sim_realism.png`).
 
-    python benchmarks/sim_realism.py [--surveys sim_gz2 sim_sdss sim_decals] [--check]
+    python benchmarks/sim_realism.py [--surveys sim_gz2 sim_sdss sim_decals] [--check] [--markdown]
 
 With --check it exits 1 when sim_gz2 or sim_sdss misses a target (sim_decals has no real
 DECaLS cutouts to compare with, and sim_sdss's fixed 0.2"/px geometry changes its fraction of
@@ -90,12 +90,30 @@ def report(name: str, summary: dict, n_images: int) -> list[str]:
     return failures
 
 
+def markdown(results: dict[str, dict]) -> str:
+    """The README's table: each survey's p50 beside the real p10 / p50 / p90."""
+    names = list(results)
+    lines = ["| statistic (0-255) | real SDSS p10 / p50 / p90 | " + " | ".join(f"{n} p50" for n in names) + " |",
+             "|---|---|" + "---|" * len(names)]
+    for stat in realism.STATISTICS:
+        if stat == "centre_red_blue":
+            continue
+        real = realism.REAL_SDSS[stat]
+        lines.append(f"| {stat} | {real['p10']} / {real['p50']} / {real['p90']} | "
+                     + " | ".join(str(results[n][stat]["p50"]) for n in names) + " |")
+    for label, real in realism.REAL_SDSS["centre_red_blue"].items():
+        lines.append(f"| centre_red_blue {label} | p50 {real['p50']} | "
+                     + " | ".join(str(results[n]["centre_red_blue"].get(label, {}).get("p50", "-")) for n in names) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     params = load_params(ROOT / "params.yaml")
     simulated = [name for name, block in params.survey.items() if block.source["kind"] == "sim"]
     parser.add_argument("--surveys", nargs="+", default=simulated, choices=simulated)
     parser.add_argument("--check", action="store_true", help="exit 1 if sim_gz2 or sim_sdss misses a target")
+    parser.add_argument("--markdown", action="store_true", help="also print the README's table")
     args = parser.parse_args()
     results, samples, failures = {}, {}, []
     for name in args.surveys:
@@ -105,6 +123,8 @@ def main() -> None:
     (RESULTS / "sim_realism.json").write_text(json.dumps(results, indent=1) + "\n")
     montage(samples, RESULTS / "sim_realism.png")
     print(f"\nwrote {RESULTS / 'sim_realism.json'} and {RESULTS / 'sim_realism.png'}")
+    if args.markdown:
+        print("\n" + markdown(results))
     if args.check and failures:
         sys.exit(1)
 
