@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (PIL uses one)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    cfg = load_params().augment
+    cfg = load_params().augment["paper"]
     images = np.random.default_rng(0).integers(0, 255, (args.n, args.stored, args.stored, 3), dtype=np.uint8)
 
     pil = [Image.fromarray(im) for im in images]

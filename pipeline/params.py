@@ -95,7 +95,8 @@ class Split:
 class Train:
     """Contrastive pretraining (paper Sect. 4.1)."""
 
-    model: str
+    model: str  # a key of ``models``
+    augment: str  # a key of ``augment``: the named set of augmentation strengths
     epochs: int
     batch_size: int
     lr: float
@@ -232,7 +233,7 @@ class Cross:
 class Params:
     seed: int
     surveys: list[str]
-    augment: Augment
+    augment: dict[str, Augment]
     models: dict[str, Model]
     evaluate: Evaluate
     cross: Cross
@@ -252,6 +253,8 @@ class Params:
         for name, survey in self.survey.items():
             require(survey.train.model in self.models, f"survey.{name}.train.model",
                     f"{survey.train.model!r} is not one of models {sorted(self.models)}")
+            require(survey.train.augment in self.augment, f"survey.{name}.train.augment",
+                    f"{survey.train.augment!r} is not one of augment {sorted(self.augment)}")
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:

@@ -13,7 +13,7 @@ from stages.common import survey_stage
 def run(name: str, survey: Survey, params: Params) -> None:
     torch.set_num_threads(survey.train.threads)
     prepared = prepare.load(paths.prepared_dir(name))
-    setup = Setup(train=survey.train, model=params.models[survey.train.model], augment=params.augment,
+    setup = Setup(train=survey.train, model=params.models[survey.train.model], augment=params.augment[survey.train.augment],
                   image=survey.image, evaluate=params.evaluate, classes=list(survey.classes),
                   seed=params.seed, data_digest=data_digest(prepared))
     checkpoint = paths.checkpoint_file(name)

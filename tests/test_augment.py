@@ -11,7 +11,7 @@ def _batch(b: int = 16, s: int = 50) -> torch.Tensor:
 
 
 def test_each_sample_draws_its_own_parameters():
-    cfg = load_params().augment
+    cfg = load_params().augment["paper"]
     x = _batch()
     out = augment.view(x, 40, cfg, (0.5,) * 3, (0.25,) * 3, torch.Generator().manual_seed(1))
     assert out.shape == (16, 3, 40, 40)
@@ -22,7 +22,7 @@ def test_each_sample_draws_its_own_parameters():
 
 
 def test_same_generator_seed_is_reproducible_and_views_differ():
-    cfg = load_params().augment
+    cfg = load_params().augment["paper"]
     x = _batch(4)
     a = augment.view(x, 40, cfg, (0.5,) * 3, (0.25,) * 3, torch.Generator().manual_seed(7))
     b = augment.view(x, 40, cfg, (0.5,) * 3, (0.25,) * 3, torch.Generator().manual_seed(7))
@@ -34,7 +34,7 @@ def test_same_generator_seed_is_reproducible_and_views_differ():
 
 
 def test_identity_settings_reduce_to_the_centre_window():
-    cfg = load_params().augment
+    cfg = load_params().augment["paper"]
     ident = type(cfg)(flip_p=0.0, crop_scale_min=1.0, rotation_degrees=0.0, jitter=cfg.jitter,
                       jitter_p=0.0, grayscale_p=0.0)
     x = torch.rand(3, 3, 40, 40)
@@ -45,7 +45,7 @@ def test_identity_settings_reduce_to_the_centre_window():
 
 
 def test_always_flip_mirrors_the_image():
-    cfg = load_params().augment
+    cfg = load_params().augment["paper"]
     flip = type(cfg)(flip_p=1.0, crop_scale_min=1.0, rotation_degrees=0.0, jitter=cfg.jitter,
                      jitter_p=0.0, grayscale_p=0.0)
     x = torch.rand(2, 3, 40, 40)
@@ -54,7 +54,7 @@ def test_always_flip_mirrors_the_image():
 
 
 def test_grayscale_always_makes_channels_equal():
-    cfg = load_params().augment
+    cfg = load_params().augment["paper"]
     gray = type(cfg)(flip_p=0.0, crop_scale_min=1.0, rotation_degrees=0.0, jitter=cfg.jitter,
                      jitter_p=0.0, grayscale_p=1.0)
     out = augment.photometric(torch.rand(2, 3, 8, 8), gray, torch.Generator().manual_seed(0))

@@ -25,13 +25,13 @@ def _prepared(n: int = 40, side: int = 20) -> Prepared:
 
 def _setup(epochs: int = 3) -> Setup:
     p = load_params()
-    tr = parse(Train, {"model": "tiny", "epochs": epochs, "batch_size": 8, "lr": 0.05, "lr_final_factor": 1e-3,
+    tr = parse(Train, {"model": "tiny", "augment": "paper", "epochs": epochs, "batch_size": 8, "lr": 0.05, "lr_final_factor": 1e-3,
                        "momentum": 0.9, "weight_decay": 1e-4, "temperature": 0.2, "threads": 1}, "train")
     image = parse(Image, {"native_size": 20, "centre_crop": 20, "crop": 16, "input_size": 16,
                           "max_corrupt_fraction": 0}, "image")
     ev = parse(Evaluate, {"ks": [1, 3], "k": 3, "representation": "backbone", "pixel_baseline_size": 4,
                           "batch_size": 16}, "evaluate")
-    return Setup(train=tr, model=TINY_MODEL, augment=p.augment, image=image, evaluate=ev,
+    return Setup(train=tr, model=TINY_MODEL, augment=p.augment["paper"], image=image, evaluate=ev,
                  classes=["0", "1"], seed=5)
 
 
