@@ -21,6 +21,7 @@ from pathlib import Path
 from pipeline.download.http import HttpClient
 from pipeline.download.ratelimit import RateLimiter
 from pipeline.download.images import cutout_jobs, run_jobs
+from pipeline.download.validate import ImageSpec
 from pipeline.download.settings import HttpCfg
 from tests.mirror.drawings import galaxy_image
 from tests.mirror.replies import Reply
@@ -51,13 +52,14 @@ class TimedLimiter(RateLimiter):
 def fetch(mirror: Mirror, concurrency: int, out: Path, limiter: RateLimiter) -> float:
     """Seconds to fetch every image into ``out`` with ``concurrency`` threads."""
     http = HttpCfg(rate_per_s=RATE_PER_S, burst=1, retries=2, backoff_s=0.1, backoff_max_s=1.0,
-                   connect_timeout_s=5.0, read_timeout_s=5.0)
+                   connect_timeout_s=5.0, read_timeout_s=5.0, deadline_s=60.0, max_bytes=16_000_000)
     queries = {f"g{i}": {"ra": str(i), "dec": "0", "width": SIZE, "height": SIZE} for i in range(N_IMAGES)}
     client = HttpClient(http, limiter)
-    jobs = cutout_jobs(client, mirror.url + "/cutout", queries, SIZE, out / "images", ".jpg")
+    spec = ImageSpec(SIZE, 0, "benchmark")
+    jobs = cutout_jobs(client, mirror.url + "/cutout", queries, spec, out / "images", ".jpg")
     start = time.perf_counter()
     manifest = run_jobs(jobs, concurrency, 0.0, out / "images", out / "manifest.csv", "benchmark",
-                        f"concurrency {concurrency}")
+                        f"concurrency {concurrency}", spec=spec)
     elapsed = time.perf_counter() - start
     assert (manifest["status"] == "ok").all()
     return elapsed

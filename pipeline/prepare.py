@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline import paths
 from pipeline.errors import InputError
 from pipeline.imaging import CorruptImage, load_rgb, to_stored
 from pipeline.params import Image, Split
@@ -68,6 +69,12 @@ def channel_stats(images: np.ndarray) -> tuple[tuple[float, ...], tuple[float, .
     return tuple(float(v) for v in mean), tuple(float(v) for v in std)
 
 
+def refetch_hint(survey: str) -> str:
+    """What to do about images that do not decode (the manifest says why the failed ones failed)."""
+    return (f"`dvc repro images@{survey}` verifies every image again and fetches the broken ones anew "
+            f"(see {paths.images_dir(survey) / paths.MANIFEST_FILE} for those that failed there)")
+
+
 def prepare(selected: pd.DataFrame, image_paths: list[Path], classes: list[str], geometry: Image,
             split: Split, seed: int, survey: str) -> tuple[Prepared, list[dict[str, str]]]:
     """Decode, crop and resize every selected galaxy; corrupt images are reported and skipped.
@@ -85,7 +92,9 @@ def prepare(selected: pd.DataFrame, image_paths: list[Path], classes: list[str],
             images[i] = to_stored(load_rgb(path, geometry), geometry)
             ok[i] = True
         except CorruptImage as exc:
-            log.warning("skipping galaxy %s: %s", gid, exc)
+            # The images stage checked each file it wrote, so this one was damaged on disk since
+            # (or failed there): its next run verifies every file again and fetches it anew.
+            log.warning("skipping galaxy %s: %s; %s", gid, exc, refetch_hint(survey))
             corrupt.append({"id": str(gid), "reason": str(exc)})
     fraction = len(corrupt) / max(len(selected), 1)
     if fraction > geometry.max_corrupt_fraction:
@@ -93,7 +102,7 @@ def prepare(selected: pd.DataFrame, image_paths: list[Path], classes: list[str],
         raise TooManyCorrupt(
             f"survey {survey}: {len(corrupt)} of {len(selected)} images are corrupt "
             f"({fraction:.1%} > survey.{survey}.image.max_corrupt_fraction = "
-            f"{geometry.max_corrupt_fraction:.1%}); first ids: {listed}")
+            f"{geometry.max_corrupt_fraction:.1%}); first ids: {listed}; {refetch_hint(survey)}")
 
     index = selected.loc[ok].reset_index(drop=True)
     images = images[ok]

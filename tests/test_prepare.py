@@ -1,3 +1,6 @@
+import dataclasses
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -82,3 +85,16 @@ def test_channel_stats_match_numpy():
     mean, std = channel_stats(imgs)
     ref = imgs.reshape(-1, 3) / 255.0
     assert np.allclose(mean, ref.mean(0)) and np.allclose(std, ref.std(0))
+
+
+def test_a_corrupt_image_is_named_by_its_file_with_what_to_do(tmp_path, caplog):
+    """Never a galaxy dropped quietly: the warning names the file and how to fetch it again."""
+    paths = _write_images(tmp_path, 10, corrupt={3})
+    with caplog.at_level(logging.WARNING, logger="pipeline.prepare"):
+        _, corrupt = prepare(_selected(10), paths, ["a", "b"], GEOM, SPLIT, 0, "t")
+    assert corrupt[0]["id"] == "3" and corrupt[0]["reason"].startswith(f"{paths[3]}: does not decode")
+    [warning] = caplog.messages
+    assert warning.startswith(f"skipping galaxy 3: {paths[3]}: does not decode")
+    assert "`dvc repro images@t` verifies every image again" in warning and "images/t/manifest.csv" in warning
+    with pytest.raises(TooManyCorrupt, match=r"first ids: 3; `dvc repro images@t` verifies every image again"):
+        prepare(_selected(10), paths, ["a", "b"], dataclasses.replace(GEOM, max_corrupt_fraction=0.0), SPLIT, 0, "t")

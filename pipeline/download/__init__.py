@@ -3,7 +3,9 @@
 - ``settings``: the params of one connection kind (rate limit, retries, timeouts) and of a fetch.
 - ``ratelimit``: a per-host token bucket shared by every thread of a client.
 - ``retry``: exponential backoff with jitter; which failures are worth another try.
-- ``http``: a requests client with the project's User-Agent, the rate limit and the retries.
+- ``http``: a requests client with the project's User-Agent, the rate limit and the retries;
+  bodies streamed under a size cap, every HTTP stack error a one-line reason.
+- ``watchdog``: a deadline per request attempt (trickling servers) and Ctrl-C for requests in flight.
 - ``validate``: content checks (an HTML page is never an image; images decode at the right size).
 - ``fetch``: the concurrent file fetcher: skip complete files, temporary name then rename,
   one manifest row per file, progress bar.

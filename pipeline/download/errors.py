@@ -5,7 +5,12 @@ files, an unsafe archive) is an :class:`~pipeline.errors.InputError`: the stage 
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pipeline.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class DownloadError(InputError):
@@ -37,3 +42,19 @@ class UnsafePath(InputError):
 
 class TooManyFailures(InputError):
     """More files failed than the params fraction allows."""
+
+
+class Cancelled(KeyboardInterrupt):
+    """A request or a wait stopped because the user pressed Ctrl-C (see ``watchdog.cancel_all``).
+
+    A :class:`KeyboardInterrupt`, so no ``except Exception`` takes it for one file's failure.
+    """
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a fetch: ``manifest`` holds the rows of the files completed so far (the
+    columns of ``fetch_all``'s manifest), so the caller can write it before the stage ends."""
+
+    def __init__(self, message: str, manifest: pd.DataFrame):
+        super().__init__(message)
+        self.manifest = manifest

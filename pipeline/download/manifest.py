@@ -5,9 +5,13 @@ retries): the stage goes on and the prepare stage skips them.  It fails with a s
 more than ``max_failed_fraction`` of the files failed (issue 3).  When most failed files are
 images of another size than the params say, the params are what is wrong, not the files: the
 error then names the size key and the size found (issue 7).
+
+Each ``ok`` row carries the file's size and SHA-256: a rerun compares the files on disk with
+them to tell, without decoding, that a file is still the one that passed the checks (issue 8).
 """
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +23,29 @@ from pipeline.download.errors import TooManyFailures
 from pipeline.download.validate import found_size
 
 MANIFEST_COLUMNS = ("id", "status", "reason", "source")
+#: Columns of ``ok`` rows after :data:`MANIFEST_COLUMNS`: the file's size in bytes and SHA-256.
+CHECKSUM_COLUMNS = ("bytes", "sha256")
 SHOWN_REASONS = 5
+
+Checksum = tuple[int, str]  # (size in bytes, SHA-256 hex digest)
+
+
+def checksum(data: bytes) -> Checksum:
+    return len(data), hashlib.sha256(data).hexdigest()
+
+
+def previous_checksums(manifest_path: Path) -> dict[str, Checksum]:
+    """The checksum of each ``ok`` file of the manifest a previous run left, by id; empty when
+    there is none, or it predates the checksums or cannot be read (every file is then checked)."""
+    try:
+        # As text, exactly as written: an id such as "007" or "NA" must stay that id.
+        table = pd.read_csv(manifest_path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError):
+        return {}
+    if not {"id", "status", *CHECKSUM_COLUMNS} <= set(table.columns):
+        return {}
+    ok = table[(table["status"] == "ok") & table["bytes"].str.isdigit()]
+    return {i: (int(n), h) for i, n, h in zip(ok["id"], ok["bytes"], ok["sha256"])}
 
 
 def reason_kind(reason: str) -> str:

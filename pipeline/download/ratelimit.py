@@ -8,13 +8,16 @@ starting moves the TAT one interval on.  So in any window of ``T`` seconds at mo
 Two steps per request: a thread first reserves a slot under the lock and sleeps until it, so
 waiting threads queue in order instead of all waking at once; on waking it checks the rule
 again against the requests that actually started, because a thread that overslept (a busy CPU)
-must not let the next ones start closer together than the rate allows.
+must not let the next ones start closer together than the rate allows.  The sleeps end at once
+on Ctrl-C (``watchdog.pause``): a 429's hold may be minutes.
 """
 from __future__ import annotations
 
 import threading
 import time
 from urllib.parse import urlsplit
+
+from pipeline.download.watchdog import pause
 
 
 class RateLimiter:
@@ -36,7 +39,7 @@ class RateLimiter:
             self._reserved[host] = max(tat, slot) + self.interval
         while True:
             if slot > now:
-                time.sleep(slot - now)
+                pause(slot - now)
             with self._lock:
                 now = time.monotonic()
                 tat = max(self._started.get(host, now), now)

@@ -2,17 +2,18 @@
 
 An attempt signals a failure another attempt may fix by raising :class:`Retryable` (HTTP 429 and
 5xx, timeouts, connection resets, truncated or HTML bodies); anything else ends the retries.
+The waits between attempts end at once on Ctrl-C (``watchdog.pause``).
 """
 from __future__ import annotations
 
 import logging
 import random
-import time
 from typing import Callable, TypeVar
 
 from pipeline.download.errors import DownloadError, Retryable
 from pipeline.download.ratelimit import RateLimiter
 from pipeline.download.settings import HttpCfg
+from pipeline.download.watchdog import pause
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -52,5 +53,5 @@ def with_retries(attempt: Callable[[], T], cfg: HttpCfg, limiter: RateLimiter, h
                 limiter.hold(host, exc.retry_after)
                 wait = exc.retry_after
             log.debug("%s: %s; retry %d in %.2f s", what, exc, n + 1, wait)
-            time.sleep(wait)
+            pause(wait)
         n += 1

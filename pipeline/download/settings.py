@@ -17,6 +17,11 @@ class HttpCfg:
     queries a minute, DESIGN sect. 2); a failed attempt is retried up to ``retries`` times after
     ``backoff_s * 2**attempt`` seconds (times a random factor in [0.5, 1], at most
     ``backoff_max_s``).  A 429's Retry-After is honoured when it is at most ``backoff_max_s``.
+
+    The timeouts bound each connect and each socket read; ``deadline_s`` bounds a whole attempt
+    (connect, headers and body), so a server that trickles bytes cannot hold a request for hours.
+    ``max_bytes`` is the largest body accepted (decoded, so a compressed bomb is caught while it
+    inflates): a larger one fails at once, without another attempt.
     """
 
     rate_per_s: float
@@ -26,10 +31,15 @@ class HttpCfg:
     backoff_max_s: float
     connect_timeout_s: float
     read_timeout_s: float
+    deadline_s: float
+    max_bytes: int
 
     def validate(self, path: str) -> None:
-        for name in ("rate_per_s", "burst", "connect_timeout_s", "read_timeout_s"):
+        for name in ("rate_per_s", "burst", "connect_timeout_s", "read_timeout_s", "deadline_s", "max_bytes"):
             check_positive(getattr(self, name), f"{path}.{name}")
+        require(self.deadline_s >= self.connect_timeout_s, f"{path}.deadline_s",
+                f"{self.deadline_s} must be >= connect_timeout_s ({self.connect_timeout_s}): "
+                "it bounds the whole request, connection included")
         require(self.retries >= 0, f"{path}.retries", f"{self.retries} must be >= 0")
         require(self.backoff_s >= 0, f"{path}.backoff_s", f"{self.backoff_s} must be >= 0")
         require(self.backoff_max_s >= self.backoff_s, f"{path}.backoff_max_s",
@@ -53,11 +63,14 @@ class FetchCfg:
 
     concurrency: int
     max_failed_fraction: float  # the stage fails when more files than this fraction failed
+    max_trailing_bytes: int  # an image with more bytes after its end marker is not accepted
     http: HttpCfg
 
     def validate(self, path: str) -> None:
         check_positive(self.concurrency, f"{path}.concurrency")
         check_fraction(self.max_failed_fraction, f"{path}.max_failed_fraction")
+        require(self.max_trailing_bytes >= 0, f"{path}.max_trailing_bytes",
+                f"{self.max_trailing_bytes} must be >= 0")
 
 
 def check_url(url: str, path: str) -> None:

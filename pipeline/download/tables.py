@@ -10,6 +10,12 @@ The raw file never sits in memory whole (Hart16 has 239,695 rows of a few hundre
 is read in chunks twice, once to settle each column's type as one read of the whole file would
 (a chunk of integers and a chunk with a gap make a float column), then to write the parquet
 chunk by chunk; it is deleted afterwards.
+
+Before that, the download must be whole (issue 8): a server that closes the connection early
+without a Content-Length sends what looks like a complete, shorter file, and pandas fills a row
+cut short with NaN without a word.  :func:`check_complete` reads the file once more: a gzip
+stream must reach its trailer, the text must end with a newline and every row must have the
+header's number of fields; a download that fails this is retried.
 """
 from __future__ import annotations
 
@@ -29,7 +35,7 @@ import pyarrow.parquet as pq
 from pipeline.download.errors import DownloadError
 from pipeline.download.http import HttpClient, partial_name
 from pipeline.download.settings import DownloadCfg
-from pipeline.download.validate import looks_like_html
+from pipeline.download.validate import BadContent, looks_like_html
 
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK_ROWS = 50_000
@@ -61,11 +67,48 @@ def fetch_catalogue(download: DownloadCfg, out_path: Path, required: Mapping[str
     what = file_name(download.url)
     raw = partial_name(out_path.parent / what)
     try:
-        HttpClient(download.http).download(download.url, raw, what=what)
+        HttpClient(download.http).download(download.url, raw, what=what, check=check_complete)
         copy_table(raw, out_path, required, renames, what)
     finally:
         raw.unlink(missing_ok=True)
     return pd.read_parquet(out_path)
+
+
+def check_complete(path: Path) -> None:
+    """Raise :class:`BadContent` unless the CSV(.gz) at ``path`` is whole: a gzip stream that
+    reaches its trailer, text that ends with a newline, every row with the header's fields."""
+    with open(path, "rb") as raw:
+        compressed = raw.read(2) == GZIP_MAGIC
+    last = ""
+
+    def lines(text: Iterator[str]) -> Iterator[str]:
+        nonlocal last
+        for last in text:
+            yield last
+
+    number = 0
+    try:
+        with (gzip.open if compressed else open)(path, "rb") as binary, \
+                io.TextIOWrapper(binary, encoding="utf-8-sig", newline="") as text:
+            # strict: a quoted field still open at the end (a body cut inside it) is an error
+            rows = csv.reader(lines(text), strict=True)
+            header = next(rows, [])
+            for number, row in enumerate(rows, 1):
+                # An empty line is skipped by the reader (pandas too), not a row of no fields.
+                if row and len(row) != len(header):
+                    raise BadContent(f"row {number} has {len(row)} fields, the header {len(header)}: "
+                                     "the file is cut short or malformed")
+    except EOFError:
+        raise BadContent("the gzip stream is cut short (the download ended early)") from None
+    except (OSError, zlib.error) as exc:
+        raise BadContent(f"does not decompress ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise BadContent(f"is not UTF-8 text ({exc})") from None
+    except csv.Error as exc:
+        raise BadContent(f"does not read as a CSV table (row {number + 1}: {exc})") from None
+    if not last.endswith(("\n", "\r")):
+        where = f"the last row (row {number})" if number else "the header"
+        raise BadContent(f"{where} ends without a newline: the file is cut short")
 
 
 def copy_table(path: Path, out_path: Path, required: Mapping[str, str], renames: Renames | None,
@@ -129,6 +172,8 @@ def _chunks(path: Path, compression: str | None, header: list[str], what: str,
         with pd.read_csv(path, compression=compression, header=0, names=header, dtype=dtype,
                          chunksize=CHUNK_ROWS) as reader:
             yield from reader
+    except EOFError:
+        raise DownloadError(what, "the gzip stream is cut short (the download ended early)") from None
     except UNREADABLE as exc:
         raise DownloadError(what, f"does not read as a CSV table ({type(exc).__name__}: {exc})") from None
 

@@ -25,15 +25,15 @@ import pandas as pd
 
 from pipeline.config import check_positive, parse, require
 from pipeline.download.columns import check_terms
-from pipeline.download.fetch import FetchJob
 from pipeline.download.http import HttpClient
-from pipeline.download.images import ArchiveMembers, archive_jobs, cutout_jobs, missing_jobs, run_jobs
+from pipeline.download.images import ArchiveMembers, Job, archive_jobs, cutout_jobs, missing_jobs, run_jobs
 from pipeline.download.ranged_zip import RemoteZip
 from pipeline.download.settings import DownloadCfg, FetchCfg, check_url
 from pipeline.download.tables import fetch_catalogue, file_name
+from pipeline.download.validate import ImageSpec
 from pipeline.params import Survey
 from pipeline.surveys import schemas
-from pipeline.surveys.base import CATALOGUE_FILE, IMAGES_DIR, MANIFEST_FILE
+from pipeline.surveys.base import CATALOGUE_FILE, IMAGES_DIR, MANIFEST_FILE, NativeSize
 
 CATALOGUE = "gz_decals_volunteers_5"
 VOTE = re.compile(r"^([a-z0-9-]+)_([a-z0-9-]+?)(_fraction|_debiased)?$")
@@ -114,18 +114,24 @@ class DecalsSourceCfg:
     images: DecalsImagesCfg
 
 
-class DecalsSource:
+class DecalsSource(NativeSize):
     id_column = schemas.DECALS_ID
 
     def __init__(self, name: str, source_cfg: Mapping[str, Any], seed: int, *, survey: Survey):
         self.name = name
         self.path = f"survey.{name}.source"
         self.cfg = parse(DecalsSourceCfg, source_cfg, self.path)
-        self.size = survey.image.native_size
+        self._image = survey.image
         self.image_suffix = ".jpg" if self.cfg.images.mode == "cutout" else ".png"
         check_terms(survey.selection, f"survey.{name}.selection", decals_known, decals_range, CATALOGUE)
         #: Columns this source reads itself (radii: the cutout scale); the catalogue keeps all.
         self.required = {c: f"{self.path}.catalogue (a {CATALOGUE} table)" for c in schemas.DECALS_META}
+
+    @property
+    def spec(self) -> ImageSpec:
+        """What each fetched image must be: ``size`` square, at most the trailing bytes allowed."""
+        return ImageSpec(self.size, self.cfg.images.fetch.max_trailing_bytes,
+                         f"{self.path}.images.fetch.max_trailing_bytes")
 
     def image_identity(self) -> dict[str, Any]:
         """What the images depend on (a mirror URL or a rate limit changes none of them)."""
@@ -147,9 +153,10 @@ class DecalsSource:
             jobs = self._archive_jobs([str(i) for i in selected["id"]], images)
         fetch = self.cfg.images.fetch
         return run_jobs(jobs, fetch.concurrency, fetch.max_failed_fraction, images, out_dir / MANIFEST_FILE,
-                        f"{self.path}.images.fetch.max_failed_fraction", f"{self.name} {self.cfg.images.mode}")
+                        f"{self.path}.images.fetch.max_failed_fraction", f"{self.name} {self.cfg.images.mode}",
+                        spec=self.spec)
 
-    def _cutout_jobs(self, selected: pd.DataFrame, catalogue_dir: Path, images: Path) -> list[FetchJob]:
+    def _cutout_jobs(self, selected: pd.DataFrame, catalogue_dir: Path, images: Path) -> list[Job]:
         cutout = self.cfg.images.cutout
         radii = pd.read_parquet(catalogue_dir / CATALOGUE_FILE, columns=[self.id_column, *PETRO])
         radii = radii.set_index(radii[self.id_column].astype(str))
@@ -163,11 +170,11 @@ class DecalsSource:
             else:
                 missing[str(row.id)] = "no positive petro_th50 and petro_th90 in the catalogue"
         client = HttpClient(self.cfg.images.fetch.http)
-        return (cutout_jobs(client, cutout.url, queries, self.size, images, self.image_suffix)
+        return (cutout_jobs(client, cutout.url, queries, self.spec, images, self.image_suffix)
                 + missing_jobs(missing, images, self.image_suffix))
 
-    def _archive_jobs(self, ids: list[str], images: Path) -> list[FetchJob]:
+    def _archive_jobs(self, ids: list[str], images: Path) -> list[Job]:
         client = HttpClient(self.cfg.images.fetch.http)
         members = ArchiveMembers(RemoteZip(url, client) for url in self.cfg.images.archive.urls)
-        return archive_jobs(members, {i: MEMBER.format(iauname=i) for i in ids}, self.size, images,
+        return archive_jobs(members, {i: MEMBER.format(iauname=i) for i in ids}, self.spec, images,
                             self.image_suffix)

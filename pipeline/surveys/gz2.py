@@ -23,16 +23,17 @@ import pandas as pd
 
 from pipeline.config import check_positive, parse, require
 from pipeline.download.columns import check_terms
-from pipeline.download.fetch import FetchJob, remove_partials
+from pipeline.download.fetch import remove_partials
 from pipeline.download.http import HttpClient
-from pipeline.download.images import ArchiveMembers, archive_jobs, cutout_jobs, missing_jobs, run_jobs
+from pipeline.download.images import ArchiveMembers, Job, archive_jobs, cutout_jobs, missing_jobs, run_jobs
 from pipeline.download.ranged_zip import RemoteZip
 from pipeline.download.settings import DownloadCfg, FetchCfg, HttpCfg, check_url
 from pipeline.download.skyserver import SkyServer, cutout_url
 from pipeline.download.tables import fetch_catalogue, file_name
+from pipeline.download.validate import ImageSpec
 from pipeline.params import Survey
 from pipeline.surveys import schemas
-from pipeline.surveys.base import CATALOGUE_FILE, IMAGES_DIR, MANIFEST_FILE
+from pipeline.surveys.base import CATALOGUE_FILE, IMAGES_DIR, MANIFEST_FILE, NativeSize
 from pipeline.surveys.gz2_petro import petro_r90, petro_sql
 
 CATALOGUE = "gz2_hart16"
@@ -107,7 +108,7 @@ class Gz2SourceCfg:
     images: Gz2ImagesCfg
 
 
-class Gz2Source:
+class Gz2Source(NativeSize):
     id_column = schemas.HART16_ID
     image_suffix = ".jpg"
 
@@ -115,11 +116,17 @@ class Gz2Source:
         self.name = name
         self.path = f"survey.{name}.source"
         self.cfg = parse(Gz2SourceCfg, source_cfg, self.path)
-        self.size = survey.image.native_size
+        self._image = survey.image
         check_terms(survey.selection, f"survey.{name}.selection", hart16_known, hart16_range, CATALOGUE)
         #: Columns this source reads itself; the catalogue keeps all the others too.
         self.required = {c: f"{self.path}.catalogue (a {CATALOGUE} table)"
                          for c in (schemas.HART16_ID, "ra", "dec", "gz2_class")}
+
+    @property
+    def spec(self) -> ImageSpec:
+        """What each fetched image must be: ``size`` square, at most the trailing bytes allowed."""
+        return ImageSpec(self.size, self.cfg.images.fetch.max_trailing_bytes,
+                         f"{self.path}.images.fetch.max_trailing_bytes")
 
     def image_identity(self) -> dict[str, Any]:
         """What the images depend on (a mirror URL or a rate limit changes none of them)."""
@@ -143,9 +150,10 @@ class Gz2Source:
             jobs = self._archive_jobs(ids, out_dir)
         fetch = self.cfg.images.fetch
         return run_jobs(jobs, fetch.concurrency, fetch.max_failed_fraction, images, out_dir / MANIFEST_FILE,
-                        f"{self.path}.images.fetch.max_failed_fraction", f"{self.name} {self.cfg.images.mode}")
+                        f"{self.path}.images.fetch.max_failed_fraction", f"{self.name} {self.cfg.images.mode}",
+                        spec=self.spec)
 
-    def _cutout_jobs(self, selected: pd.DataFrame, out_dir: Path) -> list[FetchJob]:
+    def _cutout_jobs(self, selected: pd.DataFrame, out_dir: Path) -> list[Job]:
         cutout = self.cfg.images.cutout
         server = SkyServer(cutout.skyserver, cutout.data_release, cutout.query_http)
         radii = petro_r90(server, [int(i) for i in selected["id"]], out_dir / PETRO_CACHE, cutout.max_sql_chars)
@@ -160,11 +168,11 @@ class Gz2Source:
                 missing[str(row.id)] = "no petroR90_r for this dr7objid in SkyServer PhotoObjDR7"
         client = HttpClient(self.cfg.images.fetch.http)
         images = out_dir / IMAGES_DIR
-        return (cutout_jobs(client, cutout_url(cutout.skyserver, cutout.data_release), queries, self.size,
+        return (cutout_jobs(client, cutout_url(cutout.skyserver, cutout.data_release), queries, self.spec,
                             images, self.image_suffix)
                 + missing_jobs(missing, images, self.image_suffix))
 
-    def _archive_jobs(self, ids: list[str], out_dir: Path) -> list[FetchJob]:
+    def _archive_jobs(self, ids: list[str], out_dir: Path) -> list[Job]:
         archive = self.cfg.images.archive
         mapping_file = out_dir / file_name(archive.mapping.url)
         if not mapping_file.exists():  # kept: a rerun needs it again
@@ -176,5 +184,5 @@ class Gz2Source:
         images = out_dir / IMAGES_DIR
         found = {i: MEMBER.format(asset_id=assets[i]) for i in ids if i in assets}
         missing = {i: f"no asset_id in {mapping_file.name}" for i in ids if i not in assets}
-        return (archive_jobs(members, found, self.size, images, self.image_suffix)
+        return (archive_jobs(members, found, self.spec, images, self.image_suffix)
                 + missing_jobs(missing, images, self.image_suffix))

@@ -22,9 +22,10 @@ from pipeline.download.settings import FetchCfg, HttpCfg, check_url
 from pipeline.download.errors import DownloadError
 from pipeline.download.skyserver import MAX_ROWS, SkyServer, cutout_url
 from pipeline.download.tables import write_parquet
+from pipeline.download.validate import ImageSpec
 from pipeline.params import Survey
 from pipeline.surveys import schemas
-from pipeline.surveys.base import CATALOGUE_FILE, IMAGES_DIR, MANIFEST_FILE
+from pipeline.surveys.base import CATALOGUE_FILE, IMAGES_DIR, MANIFEST_FILE, NativeSize
 from pipeline.surveys.sdss_sql import CATALOGUE, check_selection, page_sql
 
 
@@ -62,7 +63,7 @@ class SdssSourceCfg:
         check_positive(self.data_release, f"{path}.data_release")
 
 
-class SdssSource:
+class SdssSource(NativeSize):
     """Galaxy Zoo 1 votes of SDSS photometric galaxies (``zooNoSpec``) and SkyServer cutouts."""
 
     id_column = schemas.ZOONOSPEC_ID
@@ -72,7 +73,7 @@ class SdssSource:
         self.name = name
         self.path = f"survey.{name}.source"
         self.cfg = parse(SdssSourceCfg, source_cfg, self.path)
-        self.size = survey.image.native_size
+        self._image = survey.image
         check_selection(survey.selection, f"survey.{name}.selection")
 
     def image_identity(self) -> dict[str, Any]:
@@ -100,7 +101,8 @@ class SdssSource:
                                  "width": self.size, "height": self.size}
                    for row in selected.itertuples()}
         url = cutout_url(self.cfg.skyserver, self.cfg.data_release)
-        jobs = cutout_jobs(HttpClient(fetch.http), url, queries, self.size, out_dir / IMAGES_DIR, self.image_suffix)
+        spec = ImageSpec(self.size, fetch.max_trailing_bytes, f"{self.path}.images.fetch.max_trailing_bytes")
+        jobs = cutout_jobs(HttpClient(fetch.http), url, queries, spec, out_dir / IMAGES_DIR, self.image_suffix)
         return run_jobs(jobs, fetch.concurrency, fetch.max_failed_fraction, out_dir / IMAGES_DIR,
                         out_dir / MANIFEST_FILE, f"{self.path}.images.fetch.max_failed_fraction",
-                        f"{self.name} cutouts")
+                        f"{self.name} cutouts", spec=spec)

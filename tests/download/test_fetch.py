@@ -1,29 +1,36 @@
 """The concurrent fetcher: faults retried or recorded, atomic files, resumable after a kill."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from pipeline.download.errors import TooManyFailures
-from pipeline.download.fetch import ALREADY_COMPLETE, FetchJob, fetch_all
+from pipeline.download.errors import Interrupted, TooManyFailures
+from pipeline.download.fetch import ALREADY_COMPLETE, CANCEL_GRACE_S, FetchJob, fetch_all
 from pipeline.download.http import PARTIAL_MARKER, HttpClient
 from pipeline.download.images import cutout_jobs, run_jobs
 from pipeline.download.manifest import check_failures, failure_summary
+from pipeline.download.validate import ImageSpec
+from pipeline.download.validate import ImageSpec
 from tests.mirror.drawings import galaxy_image
+from tests.mirror.faults import TRICKLE_INTERVAL_S
 from tests.mirror.fixtures import http, mirror  # noqa: F401 - pytest fixtures
 from tests.mirror.skyserver import cutout_handler
 
 ROOT = Path(__file__).resolve().parents[2]
 CUTOUT = "/getjpeg"
 SIZE = 48
+SPEC = ImageSpec(SIZE, 64, "x.max_trailing_bytes")
+SPEC = ImageSpec(SIZE, 0, "x.max_trailing_bytes")
 
 
 def serve_cutouts(mirror) -> None:  # noqa: F811
@@ -37,8 +44,9 @@ def queries(n: int) -> dict[str, dict[str, str]]:
 
 def fetch(mirror, http, tmp_path, n, max_failed=0.5):  # noqa: F811
     images = tmp_path / "images"
-    jobs = cutout_jobs(HttpClient(http), mirror.url + CUTOUT, queries(n), SIZE, images, ".jpg")
-    return run_jobs(jobs, 4, max_failed, images, tmp_path / "manifest.csv", "x.max_failed_fraction", "test")
+    jobs = cutout_jobs(HttpClient(http), mirror.url + CUTOUT, queries(n), SPEC, images, ".jpg")
+    return run_jobs(jobs, 4, max_failed, images, tmp_path / "manifest.csv", "x.max_failed_fraction", "test",
+                    spec=SPEC)
 
 
 def test_faults_are_retried_or_recorded_and_no_partial_file_remains(mirror, http, tmp_path):  # noqa: F811
@@ -94,10 +102,12 @@ from pathlib import Path
 from pipeline.download.http import HttpClient
 from pipeline.download.images import cutout_jobs, run_jobs
 from pipeline.download.settings import HttpCfg
+from pipeline.download.validate import ImageSpec
 args = json.loads(sys.argv[1])
 images = Path(args["dir"]) / "images"
-jobs = cutout_jobs(HttpClient(HttpCfg(**args["http"])), args["url"], args["queries"], args["size"], images, ".jpg")
-run_jobs(jobs, 2, 0.0, images, Path(args["dir"]) / "manifest.csv", "x", "killed")
+spec = ImageSpec(args["size"], 0, "x")
+jobs = cutout_jobs(HttpClient(HttpCfg(**args["http"])), args["url"], args["queries"], spec, images, ".jpg")
+run_jobs(jobs, 2, 0.0, images, Path(args["dir"]) / "manifest.csv", "x", "killed", spec=spec)
 """
 
 
@@ -145,3 +155,66 @@ def test_an_unexpected_error_stops_the_fetch(tmp_path):
     with pytest.raises(RuntimeError, match="a bug"):
         fetch_all([job(i) for i in range(50)], concurrency=2, desc="test")
     assert len(started) < 50
+
+
+def test_each_transport_fault_is_one_files_manifest_row_never_a_traceback(mirror, http, tmp_path):  # noqa: F811
+    """Issue 8: a trickle (the deadline), a body far above the cap, a gzip bomb, a redirect loop and
+    an undecodable encoding each fail their file with a one-line reason; the others complete."""
+    serve_cutouts(mirror)
+    faults = {0: ("trickle", "deadline of 3 s exceeded"), 1: ("oversize", "larger than max_bytes"),
+              2: ("oversize_unannounced", "larger than max_bytes"), 3: ("gzip_bomb", "larger than max_bytes"),
+              4: ("redirect_loop", "redirect loop or too many redirects (TooManyRedirects"),
+              5: ("bad_encoding", "the body does not decode as its Content-Encoding says (DecodeError")}
+    for i, (fault, _) in faults.items():
+        mirror.inject(CUTOUT, *[fault] * 4, match={"ra": f"{i:.6f}"})
+    http = dataclasses.replace(http, retries=1, read_timeout_s=2 * TRICKLE_INTERVAL_S, max_bytes=2_000_000)
+    manifest = fetch(mirror, http, tmp_path, 8, max_failed=1.0).set_index("id")
+    for i, (_, reason) in faults.items():
+        assert manifest.loc[f"g{i}", "status"] == "failed"
+        assert manifest.loc[f"g{i}", "reason"].startswith(reason)
+        assert "\n" not in manifest.loc[f"g{i}", "reason"]
+    assert (manifest.loc[["g6", "g7"], "status"] == "ok").all()
+    assert sorted(p.name for p in (tmp_path / "images").iterdir()) == ["g6.jpg", "g7.jpg"]
+
+
+def test_ctrl_c_aborts_the_requests_in_flight_and_keeps_the_rows_completed(mirror, http, tmp_path):  # noqa: F811
+    """In process: Ctrl-C while two cutouts trickle (a deadline far away) raises Interrupted with
+    the completed rows, after the workers have stopped (their requests aborted, not waited for)."""
+    serve_cutouts(mirror)
+    for i in (4, 5):
+        mirror.inject(CUTOUT, "trickle", match={"ra": f"{i:.6f}"})
+    http = dataclasses.replace(http, deadline_s=600.0, read_timeout_s=4 * TRICKLE_INTERVAL_S)
+    jobs = cutout_jobs(HttpClient(http), mirror.url + CUTOUT, queries(6), SPEC, tmp_path, ".jpg")
+
+    def ctrl_c_once_stalled() -> None:
+        while len(mirror.requests(CUTOUT)) < 6:
+            time.sleep(0.02)
+        time.sleep(2 * TRICKLE_INTERVAL_S)
+        os.kill(os.getpid(), signal.SIGINT)  # a real signal: it wakes the main thread's wait
+
+    threading.Thread(target=ctrl_c_once_stalled, daemon=True).start()
+    with pytest.raises(Interrupted, match="4 of 6 files done") as caught:
+        fetch_all(jobs, concurrency=2, desc="test")
+    assert caught.value.manifest["id"].tolist() == [f"g{i}" for i in range(4)]
+    assert (caught.value.manifest["status"] == "ok").all()
+    assert not [t for t in threading.enumerate() if t.name.startswith("fetch")]  # none left blocked
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"g{i}.jpg" for i in range(4)]
+    assert fetch_all(jobs[:1], concurrency=1, desc="test")["status"].tolist() == ["ok"]  # usable again
+
+
+def test_a_worker_still_busy_after_ctrl_c_writes_nothing(tmp_path):
+    """A fetch that ignores the cancel (a connect only its timeout ends) and returns after the
+    grace period: its file is not written (the stage may be exiting under it)."""
+    returned = threading.Event()
+
+    def slow() -> bytes:
+        time.sleep(CANCEL_GRACE_S + 1)  # deaf to cancel_all
+        returned.set()
+        return b"late"
+
+    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+    with pytest.raises(Interrupted, match="0 of 1 files done"):
+        fetch_all([FetchJob("late", tmp_path / "late.jpg", "", slow)], concurrency=1, desc="test")
+    assert returned.wait(CANCEL_GRACE_S + 5)
+    time.sleep(0.2)  # the worker's next step would be the write
+    assert list(tmp_path.iterdir()) == []

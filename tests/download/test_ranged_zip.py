@@ -12,6 +12,7 @@ from pipeline.download.http import HttpClient
 from pipeline.download.images import ArchiveMembers, archive_jobs, run_jobs
 from pipeline.download.ranged_zip import RemoteZip
 from pipeline.download.safepath import inside, safe_relative
+from pipeline.download.validate import ImageSpec
 from tests.mirror.drawings import galaxy_image
 from tests.mirror.fixtures import http, mirror  # noqa: F401 - pytest fixtures
 from tests.mirror.surveys import build_zip
@@ -72,9 +73,10 @@ def test_member_names_escaping_the_folder_are_refused(mirror, http, tmp_path, na
                                                name: galaxy_image("round", SIZE, 2)}, zipfile.ZIP_STORED))
     archives = ArchiveMembers([RemoteZip(mirror.url + "/evil.zip", HttpClient(http))])
     images = tmp_path / "out" / "images"
-    jobs = archive_jobs(archives, {"1": "1.jpg"}, SIZE, images, ".jpg")
+    spec = ImageSpec(SIZE, 0, "x")
+    jobs = archive_jobs(archives, {"1": "1.jpg"}, spec, images, ".jpg")
     with pytest.raises(UnsafePath, match="refus"):
-        run_jobs(jobs, 2, 0.5, images, tmp_path / "out" / "manifest.csv", "x", "test")
+        run_jobs(jobs, 2, 0.5, images, tmp_path / "out" / "manifest.csv", "x", "test", spec=spec)
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == []
 
 

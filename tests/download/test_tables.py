@@ -9,7 +9,8 @@ import pytest
 
 from pipeline.download import tables
 from pipeline.download.errors import DownloadError
-from pipeline.download.tables import copy_table
+from pipeline.download.tables import check_complete, copy_table
+from pipeline.download.validate import BadContent
 from pipeline.surveys import schemas
 
 N = 20
@@ -64,7 +65,7 @@ TRUNCATED_GZIP = gzip.compress(b"iauname,petro_th50\n" + b"J1,1.5\n" * 40_000)[:
      r"'how-rounded_round' appears twice .*renaming"),
     (b"iauname,petro_th50\n", "a header but no rows"),
     (b"\x1f\x8b\x08\x00 not really gzip", "does not decompress"),
-    (TRUNCATED_GZIP, r"does not read as a CSV table \(EOFError"),
+    (TRUNCATED_GZIP, r"^in.csv: the gzip stream is cut short \(the download ended early\)$"),
 ])
 def test_a_table_that_is_not_the_catalogue_is_reported_and_nothing_written(tmp_path, body, message):
     (tmp_path / "in.csv").write_bytes(body)
@@ -72,3 +73,35 @@ def test_a_table_that_is_not_the_catalogue_is_reported_and_nothing_written(tmp_p
     with pytest.raises(DownloadError, match=message):
         copy_table(tmp_path / "in.csv", tmp_path / "out.parquet", required, schemas.decals_dr12_renames, "in.csv")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
+HEADER = b"iauname,ra,dec,petro_th50,note\n"
+ROWS = b"".join(b"J%03d,1.5,2.5,3.0,\"a, quoted\nfield\"\n" % i for i in range(30))
+
+
+@pytest.mark.parametrize("body, message", [
+    (HEADER + ROWS[:-30], r"^row 30 has 2 fields, the header 5: the file is cut short or malformed$"),  # cut mid-row
+    # cut in the last field: every row has its fields
+    (HEADER + ROWS[:-1], r"^the last row \(row 30\) ends without a newline: the file is cut short$"),
+    (HEADER + ROWS.replace(b"J007,1.5,", b"J007,"), r"^row 8 has 4 fields, the header 5"),  # pandas would fill a NaN
+    # cut at a line's end inside a quoted field: every row has its fields, the text ends with a newline
+    (HEADER + ROWS[:-len(b'field"\n')], r"^does not read as a CSV table \(row 30: unexpected end of data\)$"),
+    (HEADER[:-1], r"^the header ends without a newline: the file is cut short$"),
+    (HEADER + ROWS.replace(b"J011,", b"J011,9,"), r"^row 12 has 6 fields, the header 5"),
+    (gzip.compress(HEADER + ROWS)[:-9], r"^the gzip stream is cut short \(the download ended early\)$"),
+    (gzip.compress(HEADER + ROWS)[:-4] + b"\0\0\0\0", r"^does not decompress"),  # a wrong length in the trailer
+])
+def test_a_catalogue_cut_short_or_malformed_is_not_complete(tmp_path, body, message):
+    (tmp_path / "in.csv").write_bytes(body)
+    with pytest.raises(BadContent, match=message):
+        check_complete(tmp_path / "in.csv")
+
+
+@pytest.mark.parametrize("compress", [False, True])
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"])
+def test_a_whole_catalogue_is_complete(tmp_path, compress, newline):
+    """Quoted fields with commas and line breaks, and a blank line at the end, are one row each."""
+    body = (HEADER + ROWS).replace(b"\n", newline) + newline
+    (tmp_path / "in.csv").write_bytes(gzip.compress(body) if compress else body)
+    check_complete(tmp_path / "in.csv")
+    assert len(pd.read_csv(tmp_path / "in.csv", compression="gzip" if compress else None)) == 30

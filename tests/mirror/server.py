@@ -2,18 +2,20 @@
 
 Static files answer range requests (``bytes=a-b``, ``bytes=a-``, ``bytes=-n``) like an object
 store; handlers compute their reply from the query.  Faults queued with :meth:`Mirror.inject`
-replace the next replies of a path (optionally only for a given query): see ``faults.py``.  Every
-request is logged with its arrival time, so tests can tell what was (not) asked again.
+replace the next replies of a path (optionally only for a given query): see ``faults.py``;
+``faults.LOOP_PATH`` always redirects to itself.  Every request is logged with its arrival time,
+so tests can tell what was (not) asked again.
 """
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Mapping
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.mirror.faults import FAULTS
+from tests.mirror.faults import FAULTS, LOOP_PATH, redirect
 from tests.mirror.replies import Logged, Reply
 
 
@@ -31,7 +33,7 @@ class Mirror:
         self._handlers: dict[str, Handler] = {}
         self._faults: list[tuple[str, dict[str, str], list[str]]] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self._server = _Server(("127.0.0.1", 0), _make_handler(self))
         self._server.daemon_threads = True
         # A short poll interval: close() returns at once rather than after half a second.
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
@@ -95,6 +97,13 @@ class Mirror:
         return _range_reply(body, spec, content_type)
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Quiet about clients that hang up (what the faults provoke); loud about the rest."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 def _range_reply(body: bytes, spec: str, content_type: str) -> Reply:
     unit, _, value = spec.partition("=")
     first, _, last = value.partition("-")
@@ -122,6 +131,9 @@ def _make_handler(mirror: Mirror) -> type[BaseHTTPRequestHandler]:
             query = dict(parse_qsl(parts.query, keep_blank_values=True))
             headers = {k.lower(): v for k, v in self.headers.items()}
             fault = mirror._record(parts.path, query, headers)
+            if parts.path == LOOP_PATH:  # where the redirect_loop fault leads: round and round
+                redirect(self)
+                return
             if mirror.latency_s:
                 time.sleep(mirror.latency_s)
             reply = mirror._reply(parts.path, query, headers)

@@ -36,9 +36,11 @@ COUNTS = {"gz2": {"elliptical": 8, "edge_on": 8, "spiral": 8, catalogues.NONE: 4
 
 
 def fast_http(**changes: Any) -> dict[str, Any]:
-    """Client settings for tests: no real waiting, a read timeout below the mirror's hang."""
+    """Client settings for tests: no real waiting, a read timeout below the mirror's hang, a
+    deadline of seconds (a trickle fault ends quickly) and a cap above the mirror's largest reply."""
     return {"rate_per_s": 500.0, "burst": 8, "retries": 3, "backoff_s": 0.01, "backoff_max_s": 2.0,
-            "connect_timeout_s": 2.0, "read_timeout_s": 0.5, **changes}
+            "connect_timeout_s": 2.0, "read_timeout_s": 0.5, "deadline_s": 3.0, "max_bytes": 16_000_000,
+            **changes}
 
 
 class SurveyMirror:
@@ -98,7 +100,7 @@ class SurveyMirror:
     def source_params(self, http: dict[str, Any] | None = None, images_mode: str = "cutout") -> dict[str, dict]:
         """``survey.<gz2|sdss|decals>.source`` blocks pointing at this mirror."""
         url, http = self.mirror.url, http or fast_http()
-        fetch = {"concurrency": 4, "max_failed_fraction": 0.1, "http": http}
+        fetch = {"concurrency": 4, "max_failed_fraction": 0.1, "max_trailing_bytes": 0, "http": http}
         return {
             "gz2": {"kind": "gz2", "catalogue": {"url": url + GZ2_CATALOGUE, "http": http},
                     "images": {"mode": images_mode, "fetch": fetch,

@@ -1,11 +1,15 @@
 """The GZ DECaLS source against the loopback mirror: the whole table, DR1/2 naming, pixscale rule, png zips."""
 from __future__ import annotations
 
+import zipfile
+
 import pandas as pd
 import pytest
 
+from pipeline.download.errors import DownloadError
 from tests.mirror.fixtures import catalogue_unmoved_by, mirror, selected_of, source_of, surveys  # noqa: F401 - pytest fixtures
-from tests.mirror.surveys import DECALS_CATALOGUE, DECALS_ZIPS, LEGACY_CUTOUT
+from tests.mirror.drawings import galaxy_image
+from tests.mirror.surveys import DECALS_CATALOGUE, DECALS_ZIPS, LEGACY_CUTOUT, build_zip
 
 
 def test_dr12_answer_names_are_read_as_dr5(surveys, tmp_path):  # noqa: F811
@@ -54,3 +58,37 @@ def test_archive_mode_finds_each_png_in_whichever_zip_holds_it(surveys, tmp_path
     assert (manifest["status"] == "ok").all()
     assert {p.suffix for p in (tmp_path / "out" / "images").iterdir()} == {".png"}
     assert all(surveys.mirror.requests(path) for path in DECALS_ZIPS)
+
+
+def test_a_catalogue_cut_short_without_content_length_is_fetched_again(surveys, tmp_path):  # noqa: F811
+    """Status 200, no Content-Length, half the body, close: only the content shows it (issue 8)."""
+    surveys.mirror.inject(DECALS_CATALOGUE, "truncated_unannounced")
+    table = source_of("decals", surveys.source_params()["decals"]).fetch_catalogue(tmp_path)
+    pd.testing.assert_frame_equal(table, surveys.decals.table)
+    assert len(surveys.mirror.requests(DECALS_CATALOGUE)) == 2
+
+
+def test_a_catalogue_always_cut_short_is_a_clear_error_and_no_table(surveys, tmp_path):  # noqa: F811
+    surveys.mirror.inject(DECALS_CATALOGUE, *["truncated_unannounced"] * 4)  # every attempt (retries: 3)
+    with pytest.raises(DownloadError, match=r"^gz_decals_volunteers_5.csv: (row \d+ has \d+ fields, the header "
+                                            r"\d+: the file is cut short or malformed|the last row \(row \d+\) ends "
+                                            r"without a newline: the file is cut short) \(gave up after 4 attempts\)$"):
+        source_of("decals", surveys.source_params()["decals"]).fetch_catalogue(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_archive_png_followed_by_other_bytes_is_a_failed_row_naming_the_cap(surveys, tmp_path):  # noqa: F811
+    surveys.add_archives()
+    names = list(surveys.decals.labels)
+    png = {name: galaxy_image(surveys.decals.labels[name], 424, i, "PNG") for i, name in enumerate(names)}
+    spoilt = names[0]
+    surveys.mirror.serve_bytes(DECALS_ZIPS[0], build_zip(
+        {f"{n[:4]}/{n}.png": png[n] + (b"\0" * 100 if n == spoilt else b"") for n in names}, zipfile.ZIP_STORED))
+    block = surveys.source_params(images_mode="archive")["decals"]
+    source = source_of("decals", block)
+    selected = selected_of("decals", block, source.fetch_catalogue(tmp_path))
+    manifest = source.fetch_images(selected, tmp_path, tmp_path / "out").set_index("id")
+    assert manifest.loc[spoilt, "reason"] == ("100 bytes after the image's end marker (at most 0 allowed by "
+                                              "survey.decals.source.images.fetch.max_trailing_bytes)")
+    assert not (tmp_path / "out" / "images" / f"{spoilt}.png").exists()
+    assert (manifest.drop(index=spoilt)["status"] == "ok").all()

@@ -9,11 +9,12 @@ import pytest
 import requests
 
 from pipeline.config import ConfigError
+from pipeline.download.errors import DownloadError
 from pipeline.surveys import schemas
 from tests.mirror.catalogues import GZ2_UNUSED
 from tests.mirror.fixtures import catalogue_unmoved_by, mirror, selected_of, source_of, surveys  # noqa: F401 - pytest fixtures
 from tests.mirror.skyserver import cutout_path
-from tests.mirror.surveys import GZ2_MAPPING, GZ2_ZIP
+from tests.mirror.surveys import GZ2_CATALOGUE, GZ2_MAPPING, GZ2_ZIP
 
 META = [schemas.HART16_ID, "ra", "dec", "gz2_class"]
 
@@ -73,3 +74,16 @@ def test_archive_mode_reads_the_published_images(surveys, tmp_path):  # noqa: F8
     for galaxy_id in manifest.drop(index=dropped).index:
         fetched = (tmp_path / "out" / "images" / f"{galaxy_id}.jpg").read_bytes()
         assert fetched == archive.read(f"images/{asset[galaxy_id]}.jpg")
+
+
+def test_a_gzip_catalogue_cut_short_is_fetched_again_or_reported_as_cut_short(surveys, tmp_path):  # noqa: F811
+    """The gzip trailer shows what a close-delimited body hides: retried, then a clear error."""
+    block = surveys.source_params()["gz2"]
+    surveys.mirror.inject(GZ2_CATALOGUE, "truncated_unannounced")
+    pd.testing.assert_frame_equal(source_of("gz2", block).fetch_catalogue(tmp_path), surveys.gz2.table)
+    (tmp_path / "catalogue.parquet").unlink()
+    surveys.mirror.inject(GZ2_CATALOGUE, *["truncated_unannounced"] * 4)
+    with pytest.raises(DownloadError, match=r"^gz2_hart16.csv.gz: the gzip stream is cut short \(the download "
+                                            r"ended early\) \(gave up after 4 attempts\)$"):
+        source_of("gz2", block).fetch_catalogue(tmp_path)
+    assert list(tmp_path.iterdir()) == []
