@@ -30,13 +30,17 @@ class Selection:
     ``rules[class]`` is a list of alternatives (OR); each alternative maps column -> threshold,
     all of which must hold with ``>=`` (AND).  ``suffix`` is appended to every rule column, so
     the GZ2 fraction variant (``_fraction``, ``_weighted_fraction``, ``_debiased``) is one param.
+    Rows with a rule column outside [0, 1] are dropped and reported; more than
+    ``max_invalid_fraction`` of the catalogue is an error (a broken or mis-mapped catalogue).
     """
 
     rules: dict[str, list[dict[str, float]]]
+    max_invalid_fraction: float
     suffix: str = ""
     filters: list[Filter] = field(default_factory=tuple)
 
     def validate(self, path: str) -> None:
+        check_fraction(self.max_invalid_fraction, f"{path}.max_invalid_fraction")
         for cls, alternatives in self.rules.items():
             require(len(alternatives) > 0, f"{path}.rules.{cls}", "needs at least one alternative")
             for i, alt in enumerate(alternatives):
