@@ -5,6 +5,12 @@ from pathlib import Path
 
 DATA = Path("data")
 METRICS = Path("metrics")
+#: Inside a survey's images folder: one row per selected galaxy (pipeline/download/manifest.py).
+MANIFEST_FILE = "manifest.csv"
+
+
+def shared_dir(survey: str) -> Path:
+    return DATA / "shared" / survey
 
 
 def catalogue_dir(survey: str) -> Path:

@@ -21,7 +21,7 @@ def run(model_name: str, target: str, params: Params) -> None:
     # B's own images and B's own normalisation, A's weights.
     prepared = prepare.load(paths.prepared_dir(target))
     keep = prepared.index["split"].isin(["train", "test"]).to_numpy()
-    model = load_encoder(str(paths.model_file(model_name)), params.models, device)
+    model = load_encoder(str(paths.model_file(model_name)), device)
     backbone, projection = embed_images(model, prepared.images[keep], target_survey.image.input_size,
                                         prepared.mean, prepared.std, params.evaluate.batch_size, device)
     index = prepared.index[keep]

@@ -15,7 +15,7 @@ def run(name: str, survey: Survey, params: Params) -> None:
     torch.set_num_threads(survey.train.threads)
     device = pick_device()
     prepared = prepare.load(paths.prepared_dir(name))
-    model = load_encoder(str(paths.model_file(name)), params.models, device)
+    model = load_encoder(str(paths.model_file(name)), device)
     backbone, projection = embed_images(model, prepared.images, survey.image.input_size, prepared.mean,
                                         prepared.std, params.evaluate.batch_size, device)
     save_embeddings(paths.embeddings_file(name), prepared.index, backbone, projection)

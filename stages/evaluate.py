@@ -9,6 +9,7 @@ from pipeline.embed import embed_images, load_embeddings
 from pipeline.evaluate import evaluate_representation, pixel_features
 from pipeline.model import build_encoder
 from pipeline.params import Params, Survey
+from pipeline.shared import read_model
 from pipeline.train import pick_device
 from stages.common import survey_stage, write_json
 
@@ -27,7 +28,7 @@ def run(name: str, survey: Survey, params: Params) -> None:
     main_rep = reps[ev.representation]
 
     prepared = prepare.load(paths.prepared_dir(name))
-    untrained = build_encoder(params.models[survey.train.model], survey.image.input_size, params.seed)
+    untrained = build_encoder(read_model(paths.shared_dir(name))[1], survey.image.input_size, params.seed)
     random_backbone, random_proj = embed_images(untrained, prepared.images, survey.image.input_size,
                                                 prepared.mean, prepared.std, ev.batch_size, pick_device())
     random_feats = random_backbone if ev.representation == "backbone" else random_proj

@@ -15,10 +15,8 @@ import pandas as pd
 from pipeline import paths
 from pipeline.params import Params, Survey
 from pipeline.surveys import source_for
-from pipeline.surveys.base import MANIFEST_FILE, Source
+from pipeline.surveys.base import MANIFEST_FILE, Source, read_source_info, write_source_info
 from stages.common import survey_stage
-
-IDENTITY_FILE = "source.json"
 
 
 def source_identity(source: Source) -> str:
@@ -27,20 +25,22 @@ def source_identity(source: Source) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def reset_if_stale(out: Path, identity: str) -> None:
-    marker = out / IDENTITY_FILE
-    if out.exists() and (not marker.exists() or json.loads(marker.read_text())["identity"] != identity):
+def reset_if_stale(out: Path, source: Source) -> None:
+    """Empty ``out`` when the images there were made with other source settings; then note the
+    current ones (with the image suffix the prepare stage reads)."""
+    identity = source_identity(source)
+    if out.exists() and read_source_info(out).get("identity") != identity:
         print(f"source settings changed: discarding the images in {out}")
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-    marker.write_text(json.dumps({"identity": identity}) + "\n")
+    write_source_info(out, source, identity=identity)
 
 
 def run(name: str, survey: Survey, params: Params) -> None:
     source = source_for(name, params)
     selected = pd.read_parquet(paths.selected_file(name))
     out = paths.images_dir(name)
-    reset_if_stale(out, source_identity(source))
+    reset_if_stale(out, source)
     manifest = source.fetch_images(selected, paths.catalogue_dir(name), out)
     manifest.to_csv(out / MANIFEST_FILE, index=False)
     n_ok = int((manifest["status"] == "ok").sum())

@@ -5,16 +5,15 @@ import pandas as pd
 
 from pipeline import paths, prepare
 from pipeline.params import Params, Survey
-from pipeline.surveys import source_for
-from pipeline.surveys.base import IMAGES_DIR
+from pipeline.surveys.base import IMAGES_DIR, read_source_info
 from stages.common import survey_stage, write_json
 
 
 def run(name: str, survey: Survey, params: Params) -> None:
-    source = source_for(name, params)
     selected = pd.read_parquet(paths.selected_file(name))
+    suffix = read_source_info(paths.images_dir(name))["image_suffix"]  # as the images stage wrote them
     image_dir = paths.images_dir(name) / IMAGES_DIR
-    files = [image_dir / f"{gid}{source.image_suffix}" for gid in selected["id"]]
+    files = [image_dir / f"{gid}{suffix}" for gid in selected["id"]]
     prepared, corrupt = prepare.prepare(selected, files, list(survey.classes), survey.image,
                                         survey.split, params.seed, name)
     prepare.save(prepared, paths.prepared_dir(name))

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from pipeline import params_reads
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -27,7 +29,10 @@ class RepoCopy:
             dst = path / rel
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / rel, dst)
-        self.env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        #: Each stage run here writes the params keys it read to this folder (pipeline/params_reads.py).
+        self.reads_dir = path.parent / f"{path.name}.params-reads"
+        self.env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+                    params_reads.ENV: str(self.reads_dir)}
         for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
                     ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
             subprocess.run(cmd, cwd=path, check=True, env=self.env)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from pipeline.config import ConfigError
+from pipeline.params_reads import not_a_dependency
 from pipeline.params import Selection
 
 
@@ -40,8 +41,14 @@ def all_terms(selection: Selection, path: str) -> list[Term]:
 def check_terms(selection: Selection, path: str, known: Callable[[str], bool],
                 value_range: Callable[[str], tuple[float, float]], catalogue: str) -> None:
     """Every column must be ``known`` to the catalogue and every number a finite real number in
-    the column's ``value_range``; else :class:`ConfigError` naming the params key."""
-    for term in all_terms(selection, path):
+    the column's ``value_range``; else :class:`ConfigError` naming the params key.
+
+    A check only: the select stage applies the selection, so reading it here makes no stage that
+    downloads depend on it (a threshold edit never re-downloads).
+    """
+    with not_a_dependency():
+        terms = all_terms(selection, path)
+    for term in terms:
         if not known(term.column):
             raise ConfigError(f"{term.param}: {term.column!r} is not a column of {catalogue}")
         value = term.value

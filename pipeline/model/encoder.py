@@ -7,6 +7,7 @@ from torch import nn
 
 from pipeline.model.cnn import CNNBranch
 from pipeline.model.vit import ViTBranch
+from pipeline.config import parse
 from pipeline.params import Model
 
 
@@ -45,9 +46,11 @@ def build_encoder(cfg: Model, image_size: int, seed: int) -> FusionEncoder:
     return FusionEncoder(cfg, image_size)
 
 
-def load_encoder(path: str, models: dict[str, Model], device: torch.device) -> FusionEncoder:
-    """A trained encoder saved by the train stage, in eval mode on ``device``."""
+def load_encoder(path: str, device: torch.device) -> FusionEncoder:
+    """A trained encoder saved by the train stage (weights, widths and input size), in eval mode
+    on ``device``."""
     saved = torch.load(path, map_location="cpu", weights_only=False)
-    model = FusionEncoder(models[saved["model_name"]], saved["image_size"])
+    cfg = parse(Model, saved["model_cfg"], f"{path}: models.{saved['model_name']}")
+    model = FusionEncoder(cfg, saved["image_size"])
     model.load_state_dict(saved["model"])
     return model.to(device).eval()

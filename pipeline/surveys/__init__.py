@@ -5,8 +5,10 @@ import importlib
 import inspect
 from typing import Any, Mapping
 
+from pipeline import paths
 from pipeline.config import ConfigError
 from pipeline.params import Params, Survey, survey_params
+from pipeline.shared import read_population
 from pipeline.surveys.base import Source
 
 # kind -> "module:class"; imported lazily so a survey's heavy dependencies load only when used.
@@ -22,7 +24,8 @@ SOURCES = {
 def get_source(name: str, survey: Survey, seed: int, *, sim_population: Mapping[str, Any] | None = None) -> Source:
     """The source object of survey ``name`` as configured in ``survey.<name>.source``.
 
-    ``sim_population`` (params.yaml's top-level block) goes to simulated sources only.
+    ``sim_population`` (params.yaml's top-level block, as the shared stage wrote it for this
+    survey) goes to simulated sources only.
     """
     kind = survey.source["kind"]
     if kind not in SOURCES:
@@ -39,5 +42,7 @@ def get_source(name: str, survey: Survey, seed: int, *, sim_population: Mapping[
 
 
 def source_for(name: str, params: Params) -> Source:
-    """The source of survey ``name`` as the stages build it from the whole params."""
-    return get_source(name, survey_params(params, name), params.seed, sim_population=params.sim_population)
+    """The source of survey ``name`` as the catalogue and images stages build it: its params
+    block, the seed, and the galaxy population the shared stage wrote for it."""
+    return get_source(name, survey_params(params, name), params.seed,
+                      sim_population=read_population(paths.shared_dir(name)))

@@ -6,15 +6,33 @@ galaxies.  Everything downstream of the source is the same code for every survey
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pandas as pd
+
+from pipeline.paths import MANIFEST_FILE  # noqa: F401 - the sources' name for it
 
 #: File names inside a source's output folders; one place for each.
 CATALOGUE_FILE = "catalogue.parquet"
 IMAGES_DIR = "images"
-MANIFEST_FILE = "manifest.csv"
+#: What later stages need to know of the source (its id column, its image files' suffix),
+#: written next to the catalogue and the images: they read it there, a data dependency, instead
+#: of building the source from params they do not declare.
+SOURCE_INFO_FILE = "source.json"
+
+
+class NativeSize:
+    """``size``, the side of the survey's images (``survey.<name>.image.native_size``), read when
+    images are made rather than when the source is built: a source is built by the catalogue
+    stage too, whose output does not depend on it (and which does not declare it in dvc.yaml)."""
+
+    _image: Any  # the survey's pipeline.params.Image
+
+    @property
+    def size(self) -> int:
+        return self._image.native_size
 
 
 class Source(Protocol):
@@ -39,3 +57,15 @@ class Source(Protocol):
         """What the images depend on (not a mirror URL or a rate limit).  The images stage keeps
         complete images across reruns and discards them when this changes."""
         ...
+
+
+def write_source_info(folder: Path, source: Source, **extra: Any) -> None:
+    """``folder/source.json``: the source's id column and image suffix, plus ``extra``."""
+    info = {"id_column": source.id_column, "image_suffix": source.image_suffix, **extra}
+    (Path(folder) / SOURCE_INFO_FILE).write_text(json.dumps(info, sort_keys=True) + "\n")
+
+
+def read_source_info(folder: Path) -> dict[str, Any]:
+    """What :func:`write_source_info` wrote in ``folder`` (an {} when it is not there)."""
+    path = Path(folder) / SOURCE_INFO_FILE
+    return json.loads(path.read_text()) if path.exists() else {}

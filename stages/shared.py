@@ -1,0 +1,20 @@
+"""Stage `shared@<survey>`: the shared params blocks the survey uses (model, augmentation set,
+galaxy population), one file each, so later stages depend on exactly those (pipeline/shared.py)."""
+from __future__ import annotations
+
+from pipeline import paths
+from pipeline.params import Params, Survey
+from pipeline.shared import shared_blocks, write_shared
+from stages.common import survey_stage
+
+
+def run(name: str, survey: Survey, params: Params) -> None:
+    write_shared(paths.shared_dir(name), shared_blocks(params, name))
+
+
+def main(argv: list[str] | None = None) -> None:
+    survey_stage(__doc__, run, argv)
+
+
+if __name__ == "__main__":
+    main()
