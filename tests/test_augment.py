@@ -44,13 +44,31 @@ def test_identity_settings_reduce_to_the_centre_window():
     assert torch.allclose(out, x, atol=1e-5)
 
 
-def test_always_flip_mirrors_the_image():
+def test_flips_are_mirror_images_drawn_per_axis():
+    """Each axis flips on its own: the mirror images (one flip) occur, not only 180-degree turns.
+
+    One flip on both axes is a 180-degree rotation, so a test with flip_p = 1 cannot tell flips
+    from a rotation; a single flip gives a mirror image, which no rotation can produce.  The
+    marked image makes all four outcomes different.
+    """
     cfg = load_params().augment["paper"]
-    flip = type(cfg)(flip_p=1.0, crop_scale_min=1.0, rotation_degrees=0.0, jitter=cfg.jitter,
-                     jitter_p=0.0, grayscale_p=0.0)
-    x = torch.rand(2, 3, 40, 40)
-    out = augment.geometric(x, 40, flip, torch.Generator().manual_seed(0))
-    assert torch.allclose(out, x.flip(2, 3), atol=1e-5)
+    flips = type(cfg)(flip_p=0.5, crop_scale_min=1.0, rotation_degrees=0.0, jitter=cfg.jitter,
+                      jitter_p=0.0, grayscale_p=0.0)
+    marked = torch.zeros(1, 3, 40, 40)
+    marked[..., 5, 12] = 1.0                                          # top-left quadrant, off the diagonal
+    marked[..., 30:34, 2] = 0.5                                       # and a short stroke
+    outcomes = {"identity": marked, "left-right mirror": marked.flip(3), "top-bottom mirror": marked.flip(2),
+                "180-degree turn": marked.flip(2, 3)}
+    assert all(not torch.equal(a, b) for i, a in enumerate(outcomes.values())
+               for b in list(outcomes.values())[i + 1:])
+    out = augment.geometric(marked.expand(64, -1, -1, -1), 40, flips, torch.Generator().manual_seed(0))
+    seen = []
+    for sample in out:
+        match = [name for name, img in outcomes.items() if torch.allclose(sample, img[0], atol=1e-5)]
+        assert len(match) == 1, "a flip must be an exact mirror of the image"
+        seen += match
+    counts = {name: seen.count(name) for name in outcomes}
+    assert all(n >= 6 for n in counts.values()), counts                # ~16 each of 64
 
 
 def test_grayscale_always_makes_channels_equal():

@@ -10,10 +10,15 @@ import sys
 import time
 
 import pytest
+import yaml
 
+from tests.dvc_stages import declared_stages, undeclared_reads, unread_params
 from tests.repo_copy import RepoCopy, shrink_survey, tiny
 
 SURVEYS = ["sim_sdss", "sim_decals"]
+#: Declared for every survey, read by some source kinds only: the real sources fetch cutouts of
+#: this size; the simulator renders at its own ``image.size_px``.
+READ_BY_SOME_SOURCES = {"images": ("image.native_size",)}
 
 
 def ran_stages(proc: subprocess.CompletedProcess) -> set[str]:
@@ -91,6 +96,78 @@ def test_embeddings_hold_every_split_keyed_by_id(done):
         assert np.allclose(np.linalg.norm(f["projection"], axis=1), 1, atol=1e-4)
 
 
+def test_evaluate_metrics_match_scikit_learn_on_the_exported_embeddings(done):
+    """Every kNN score, NMI, ARI, recall and the predictions csv, recomputed from data/embed
+    with scikit-learn alone (cosine brute-force kNN, ties to the lowest class as ours)."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, recall_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    ev = done.params()["evaluate"]
+    for name in SURVEYS:
+        m = _json(done, f"metrics/evaluate/{name}.json")
+        classes = done.params()["survey"][name]["classes"]
+        with np.load(done.path / f"data/embed/{name}.npz") as f:
+            ids, split, labels = f["id"], f["split"], f["label_id"]
+            reps = {rep: f[rep] for rep in ("backbone", "projection")}
+        train, val, test = (np.flatnonzero(split == s) for s in ("train", "val", "test"))
+        assert (m["n_train"], m["n_val"], m["n_test"]) == (len(train), len(val), len(test))
+
+        def knn(feats, k, bank, queries):
+            return KNeighborsClassifier(k, metric="cosine", algorithm="brute").fit(
+                feats[bank], labels[bank]).predict(feats[queries])
+
+        def loo(feats, k):  # inside the test split, each galaxy voted on by the others
+            return np.array([knn(feats, k, np.delete(test, i), [j])[0] for i, j in enumerate(test)])
+
+        def pct(pred, queries):
+            return pytest.approx(np.mean(pred == labels[queries]) * 100, abs=1e-3)
+
+        for rep, feats in reps.items():
+            got = m["representations"][rep]
+            for k in ev["ks"]:
+                assert got["knn"][f"k{k}"] == pct(knn(feats, k, train, test), test), (name, rep, k)
+                assert got["knn_val"][f"k{k}"] == pct(knn(feats, k, train, val), val), (name, rep, k)
+                assert got["knn_loo"][f"k{k}"] == pct(loo(feats, k), test), (name, rep, k)
+            pred, pred_loo = knn(feats, ev["k"], train, test), loo(feats, ev["k"])
+            for key, value in (("nmi", normalized_mutual_info_score(labels[test], pred)),
+                               ("ari", adjusted_rand_score(labels[test], pred)),
+                               ("nmi_loo", normalized_mutual_info_score(labels[test], pred_loo)),
+                               ("ari_loo", adjusted_rand_score(labels[test], pred_loo))):
+                assert got[key] == pytest.approx(value, abs=1e-6), (name, rep, key)
+        main = m["representations"][ev["representation"]]
+        assert {key: m[key] for key in main} == main
+
+        # The confusion plot's csv: one row per test galaxy, the kNN at evaluate.k of the
+        # headline representation; NMI, ARI and recall follow from it alone.
+        table = pd.read_csv(done.path / f"metrics/evaluate/{name}_predictions.csv", dtype=str)
+        assert len(table) == m["n_test"] and table["id"].tolist() == ids[test].tolist()
+        assert table["actual"].tolist() == [classes[i] for i in labels[test]]
+        pred = knn(reps[ev["representation"]], ev["k"], train, test)
+        assert table["predicted"].tolist() == [classes[i] for i in pred]
+        assert m["nmi"] == pytest.approx(normalized_mutual_info_score(table["actual"], table["predicted"]), abs=1e-6)
+        assert m["ari"] == pytest.approx(adjusted_rand_score(table["actual"], table["predicted"]), abs=1e-6)
+        recall = recall_score(table["actual"], table["predicted"], labels=classes, average=None, zero_division=0)
+        assert m["recall"] == {c: pytest.approx(r * 100, abs=1e-3) if c in set(table["actual"]) else None
+                               for c, r in zip(classes, recall)}
+
+
+def test_training_log_ends_at_the_last_epochs_scheduled_rate(done):
+    """DVCLive's last step holds the rate of the last epoch: cosine at epochs - 1 (never
+    lr * lr_final_factor, reached one epoch after the end)."""
+    import math
+
+    for name in SURVEYS:
+        cfg = done.params()["survey"][name]["train"]
+        last = _json(done, f"metrics/train/{name}/metrics.json")
+        low = cfg["lr"] * cfg["lr_final_factor"]
+        end = cfg["epochs"] - 1
+        assert last["step"] == end
+        assert last["lr"] == pytest.approx(low + (cfg["lr"] - low) * (1 + math.cos(math.pi * end / cfg["epochs"])) / 2,
+                                           rel=1e-9)
+
+
 def test_cross_matrix_and_its_diagonal(done):
     matrix = _json(done, "metrics/cross_survey.json")
     assert set(matrix) == set(SURVEYS)
@@ -106,6 +183,51 @@ def test_cross_matrix_and_its_diagonal(done):
 def test_repro_after_a_complete_run_does_nothing(done):
     proc = done.dvc("repro")
     assert ran_stages(proc) == set(), proc.stdout
+
+
+def test_each_stage_reads_exactly_the_params_it_declares(done):
+    stages = {s.name: s for s in declared_stages(done.path)}
+    traces = {p.stem: json.loads(p.read_text()) for p in done.reads_dir.glob("*.json")}
+    assert set(traces) == set(stages), "every stage ran and recorded its reads"
+    for name, reads in traces.items():
+        stage = stages[name]
+        assert not undeclared_reads(reads, stage), f"{name} reads params dvc.yaml does not declare"
+        optional = READ_BY_SOME_SOURCES.get(name.split("@")[0], ())
+        unread = [k for k in unread_params(reads, stage) if not k.endswith(optional)]
+        assert not unread, f"{name} declares params it never reads"
+
+
+def dvc_status_stages(repo: RepoCopy) -> set[str]:
+    status = json.loads(repo.dvc("status", "--json").stdout or "{}")
+    return set(status)
+
+
+def test_editing_the_metrics_module_reruns_the_cross_stages(done):
+    metrics = done.path / "pipeline" / "metrics.py"
+    original = metrics.read_text()
+    metrics.write_text(original + "\n# an edit\n")
+    try:
+        stale = dvc_status_stages(done)
+    finally:
+        metrics.write_text(original)
+    assert {f"cross@{a}-{b}" for a in SURVEYS for b in SURVEYS} <= stale
+    assert {f"evaluate@{s}" for s in SURVEYS} <= stale
+    assert not any(s.startswith(("catalogue", "select", "images", "prepare")) for s in stale)
+
+
+def test_editing_a_model_no_survey_uses_retrains_nothing(done):
+    params_file = done.path / "params.yaml"
+    original = params_file.read_text()
+    params = yaml.safe_load(original)
+    params["models"]["paper"]["vit_depth"] += 1  # the simulated surveys train the demo model
+    params["sim_population"]["counts_slope"] = 0.3
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        stale = dvc_status_stages(done)
+    finally:
+        params_file.write_text(original)
+    # The shared stage notices both edits; only the population reaches a later stage.
+    assert stale == {f"shared@{s}" for s in SURVEYS}, stale
 
 
 def test_threshold_edit_reruns_only_that_survey_from_select_on(done):

@@ -5,12 +5,11 @@ from pipeline.model import build_encoder
 from pipeline.params import load_params
 
 PAPER_TOTAL = 4_187_328  # Table 2
+TABLE2_INPUT = 84  # Table 2's input side
 
 
 def test_paper_configuration_size_and_output():
-    params = load_params()
-    size = params.survey["gz2"].image.input_size
-    model = build_encoder(params.models[params.survey["gz2"].train.model], size, seed=0)
+    model = build_encoder(load_params().models["paper"], TABLE2_INPUT, seed=0)
     n = sum(p.numel() for p in model.parameters())
     assert abs(n / PAPER_TOTAL - 1) < 0.03, n
     model.eval()
@@ -18,6 +17,41 @@ def test_paper_configuration_size_and_output():
     assert z.shape == (3, 128)
     assert torch.allclose(z.norm(dim=1), torch.ones(3), atol=1e-5)
     assert model.backbone(torch.randn(2, 3, 84, 84)).shape == (2, 512)
+
+
+def test_paper_configuration_has_table_2_shapes():
+    """Every intermediate shape of Table 2 on an 84 x 84 input, read by forward hooks.
+
+    The parameter count alone cannot see a stride or a class token: a stride-1 stage or a
+    ViT without its class token changes it by under 0.01 %.
+    """
+    model = build_encoder(load_params().models["paper"], TABLE2_INPUT, seed=0).eval()
+    cnn, vit = model.cnn.features, model.vit
+    watched = {"stem": cnn[0], "layer2": cnn[3], "layer3": cnn[4], "cnn": model.cnn, "patches": vit.to_tokens[0],
+               "embed": vit.to_tokens, "vit": vit, "projector hidden": model.projector[0],
+               "projection": model.projector[3]}
+    watched.update({f"attention {i}": block for i, block in enumerate(vit.blocks)})
+    shapes: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+    hooks = [module.register_forward_hook(
+        lambda _m, args, out, name=name: shapes.__setitem__(name, (tuple(args[0].shape[1:]), tuple(out.shape[1:]))))
+        for name, module in watched.items()]
+    with torch.no_grad():
+        model(torch.randn(2, 3, TABLE2_INPUT, TABLE2_INPUT))
+    for hook in hooks:
+        hook.remove()
+    expected = {  # (input, output) without the batch axis, as Table 2 lists them
+        "stem": ((3, 84, 84), (64, 80, 80)),
+        "layer2": ((64, 80, 80), (128, 40, 40)),
+        "layer3": ((128, 40, 40), (256, 20, 20)),
+        "cnn": ((3, 84, 84), (256,)),
+        "patches": ((3, 84, 84), (49, 432)),          # 7 x 7 patches of 12 x 12 x 3
+        "embed": ((3, 84, 84), (49, 128)),
+        "vit": ((3, 84, 84), (256,)),
+        "projector hidden": ((512,), (512,)),
+        "projection": ((512,), (128,)),
+        **{f"attention {i}": ((50, 128), (50, 128)) for i in range(6)},  # 49 + 1 class token
+    }
+    assert shapes == expected
 
 
 def test_same_seed_same_weights():
