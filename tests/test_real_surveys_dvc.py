@@ -13,6 +13,7 @@ from typing import Iterator
 import pandas as pd
 import pytest
 
+from tests.dvc_stages import declared_stages, undeclared_reads
 from tests.mirror.drawings import galaxy_image
 from tests.mirror.server import Mirror
 from tests.mirror.surveys import SurveyMirror, fast_http
@@ -69,6 +70,13 @@ def test_dvc_repro_of_the_three_real_surveys_through_evaluate(tmp_path, mirror):
         assert metrics(repo, name)["n_test"] > 0
         assert select_metrics(repo, name)["n_catalogue"] == len(getattr(mirror, name).table)  # the whole table
     assert mirror.sql.queries and mirror.mirror.requests("/zenodo/records/3565489/files/images_gz2.zip")
+    # The real sources read no params their stages do not declare (tests/test_dvc_pipeline.py
+    # checks both directions on the simulated surveys).
+    declared = {stage.name: stage for stage in declared_stages(repo.path)}
+    traces = list(repo.reads_dir.glob("*.json"))
+    assert len(traces) >= 7 * len(REAL)  # shared ... evaluate, per survey
+    for trace in traces:
+        assert not undeclared_reads(json.loads(trace.read_text()), declared[trace.stem]), trace.stem
 
     # A looser threshold reruns the survey from `select` on; the catalogue is not fetched again.
     params["survey"]["sdss"]["selection"]["rules"]["elliptical"][0]["p_el"] = 0.7
