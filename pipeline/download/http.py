@@ -11,6 +11,10 @@ or the socket raise for one request becomes :class:`Retryable` (timeouts, resets
 short, the deadline) or :class:`DownloadError` (redirect loops, undecodable content encodings,
 bad URLs, TLS certificate errors, anything unknown) with a one-line reason: nothing escapes as
 a traceback, and nothing cut short is taken for a whole body.
+
+A reply saying the server's rate budget is spent (``X-RateLimit-Remaining: 0`` and
+``X-RateLimit-Reset``, as Zenodo sends) holds every request to that host until the reset
+(issue 9), as a 429's Retry-After does (``retry.py``).
 """
 from __future__ import annotations
 
@@ -78,6 +82,24 @@ def retry_after_seconds(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+#: An X-RateLimit-Reset above this is an epoch time (Zenodo, GitHub), below it seconds from now.
+EPOCH_RESET_FROM = 1e9
+
+
+def rate_limit_wait(headers: Mapping[str, str]) -> float | None:
+    """Seconds until the server's rate-limit window resets when its budget is spent
+    (``X-RateLimit-Remaining: 0`` with ``X-RateLimit-Reset``); None while requests remain or
+    when the headers are absent or malformed."""
+    remaining, reset = headers.get("X-RateLimit-Remaining", ""), headers.get("X-RateLimit-Reset", "")
+    try:
+        if int(remaining) > 0:
+            return None
+        value = float(reset)
+    except ValueError:
+        return None
+    return max(0.0, value - time.time()) if value > EPOCH_RESET_FROM else max(0.0, value)
 
 
 def check_status(response: requests.Response, head: bytes) -> None:
@@ -229,6 +251,12 @@ class HttpClient:
             except Exception as exc:
                 raise fail(exc) from None
             with response:
+                spent = rate_limit_wait(response.headers)
+                if spent is not None:
+                    # The budget is spent: a request before the reset would only earn a 429. A
+                    # reset further off than backoff_max_s is not waited for in full, so the
+                    # next request's 429 says how long the server wants (and fails if too long).
+                    self.limiter.hold(host_of(url), min(spent, cfg.backoff_max_s))
                 chunks = self._chunks(response, received, fail, what)
                 if not 200 <= response.status_code < 300:
                     check_status(response, next(chunks, b"")[:ERROR_HEAD_BYTES])

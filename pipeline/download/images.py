@@ -96,6 +96,17 @@ class ArchiveMembers:
         self._lock = threading.Lock()
 
     def find(self, name: str) -> tuple[RemoteZip, Member]:
+        found = self._directories()
+        if name not in found:
+            raise DownloadError(name, "not in the archive")
+        return found[name]
+
+    def present(self, names: Iterable[str]) -> set[str]:
+        """Those of ``names`` that some archive holds (reads the directories, as :meth:`find`)."""
+        found = self._directories()
+        return {name for name in names if name in found}
+
+    def _directories(self) -> dict[str, tuple[RemoteZip, Member]]:
         with self._lock:
             if self._found is None and self._error is None:
                 try:
@@ -105,9 +116,7 @@ class ArchiveMembers:
         if self._error is not None:
             raise self._error
         assert self._found is not None
-        if name not in self._found:
-            raise DownloadError(name, "not in the archive")
-        return self._found[name]
+        return self._found
 
     def _read_directories(self) -> dict[str, tuple[RemoteZip, Member]]:
         found: dict[str, tuple[RemoteZip, Member]] = {}

@@ -6,11 +6,18 @@ needs a few thousand files.  We read the end-of-central-directory record from th
 central directory, then each wanted member's local header and data: a few kilobytes per image
 instead of the whole archive.  Zip64 archives (over 4 GiB or 65,535 members) are handled.
 
+The directory is walked by its byte size, as Python's ``zipfile`` does, never by the entry count
+of the end record: tools on macOS have written archives of more than 65,535 entries without
+Zip64, keeping the count modulo 65,536 (issue 9), and trusting it would hide most members.
+AppleDouble files under ``__MACOSX/`` (resource forks macOS adds to the archives it makes) are
+metadata, never an image: :func:`by_file_name` leaves them out.
+
 Member names are checked on reading the directory: an archive naming a member outside its own
 root (absolute, or climbing with ``..``) is refused whole, since it cannot be trusted.
 """
 from __future__ import annotations
 
+import logging
 import struct
 import zlib
 from dataclasses import dataclass
@@ -33,6 +40,9 @@ DIRECTORY_CHUNK = 8 << 20  # the central directory is read in ranges of this man
 LOCAL_SLACK = 256  # extra bytes read with a member in case its local extra field is longer
 UTF8_FLAG = 0x800
 STORED, DEFLATED = 0, 8
+MACOS_METADATA = "__MACOSX"  # top folder of the AppleDouble files macOS adds to its zips
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -121,10 +131,11 @@ class RemoteZip:
         if at < 0:
             raise DownloadError(self.url, "not a zip archive (no end-of-central-directory record)")
         _, _, _, _, count, size, offset, _ = EOCD.unpack_from(tail, at)
-        if count != 0xFFFF and 0xFFFFFFFF not in (size, offset):
-            return offset, size, count
         locator_at = at - ZIP64_LOCATOR.size
-        if locator_at < 0 or tail[locator_at:locator_at + 4] != ZIP64_LOCATOR_SIG:
+        has_locator = locator_at >= 0 and tail[locator_at:locator_at + 4] == ZIP64_LOCATOR_SIG
+        if 0xFFFFFFFF not in (size, offset) and (count != 0xFFFF or not has_locator):
+            return offset, size, count  # a wrapped count may read 0xFFFF: only a locator means Zip64
+        if not has_locator:
             raise DownloadError(self.url, "damaged zip: Zip64 values without a Zip64 locator")
         _, _, zip64_offset, _ = ZIP64_LOCATOR.unpack_from(tail, locator_at)
         record = self._range(zip64_offset, zip64_offset + ZIP64_EOCD.size - 1)
@@ -134,10 +145,13 @@ class RemoteZip:
         return offset, size, count
 
     def _parse_directory(self, directory: bytes, count: int) -> dict[str, Member]:
+        """Every entry of ``directory``, walked until its bytes are used up; ``count`` (the end
+        record's) is only compared, since a non-Zip64 writer may have wrapped it at 65,536."""
         members: dict[str, Member] = {}
-        pos = 0
-        for _ in range(count):
-            if directory[pos:pos + 4] != CENTRAL_SIG:
+        pos = entries = 0
+        while pos < len(directory):
+            entries += 1
+            if directory[pos:pos + 4] != CENTRAL_SIG or pos + CENTRAL.size > len(directory):
                 raise DownloadError(self.url, f"damaged zip: bad central directory entry at byte {pos}")
             (_, _, _, flags, method, _, _, crc, csize, usize, name_len, extra_len, comment_len,
              _, _, _, offset) = CENTRAL.unpack_from(directory, pos)
@@ -150,6 +164,9 @@ class RemoteZip:
             safe_relative(name, f"{self.url} member")
             if not name.endswith("/"):
                 members[name] = Member(name, method, crc, csize, usize, offset)
+        if entries != count:
+            log.info("%s: the central directory holds %d entries, its end record says %d (a count wrapped "
+                     "at 65,536 by a writer without Zip64); all %d are used", self.url, entries, count, entries)
         return members
 
 
@@ -172,12 +189,16 @@ def by_file_name(members: dict[str, Member]) -> dict[str, Member]:
     """Members keyed by their file name alone (archives differ in their top-level folders).
 
     A file name that occurs twice is left out: asking for it is then reported as missing
-    rather than silently reading one of the two.
+    rather than silently reading one of the two.  AppleDouble files under ``__MACOSX/`` are left
+    out: ``__MACOSX/images/._1.jpg`` holds macOS metadata about ``images/1.jpg``, not an image.
     """
     seen: dict[str, Member] = {}
     twice: set[str] = set()
     for member in members.values():
-        key = PurePosixPath(member.name).name
+        path = PurePosixPath(member.name)
+        if path.parts[0] == MACOS_METADATA:
+            continue
+        key = path.name
         if key in seen:
             twice.add(key)
         seen[key] = member

@@ -16,7 +16,9 @@ class HttpCfg:
     ``rate_per_s`` and ``burst`` form the per-host token bucket (SkyServer allows about 60 SQL
     queries a minute, DESIGN sect. 2); a failed attempt is retried up to ``retries`` times after
     ``backoff_s * 2**attempt`` seconds (times a random factor in [0.5, 1], at most
-    ``backoff_max_s``).  A 429's Retry-After is honoured when it is at most ``backoff_max_s``.
+    ``backoff_max_s``).  A 429's Retry-After is honoured when it is at most ``backoff_max_s``, and
+    a reply saying the server's budget is spent (``X-RateLimit-Remaining: 0``) holds the host
+    until ``X-RateLimit-Reset``, for at most ``backoff_max_s``.
 
     The timeouts bound each connect and each socket read; ``deadline_s`` bounds a whole attempt
     (connect, headers and body), so a server that trickles bytes cannot hold a request for hours.

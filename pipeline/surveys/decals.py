@@ -28,7 +28,7 @@ from pipeline.download.columns import check_terms
 from pipeline.download.http import HttpClient
 from pipeline.download.images import ArchiveMembers, Job, archive_jobs, cutout_jobs, missing_jobs, run_jobs
 from pipeline.download.ranged_zip import RemoteZip
-from pipeline.download.settings import DownloadCfg, FetchCfg, check_url
+from pipeline.download.settings import DownloadCfg, FetchCfg, HttpCfg, check_url
 from pipeline.download.tables import fetch_catalogue, file_name
 from pipeline.download.validate import ImageSpec
 from pipeline.params import Survey
@@ -90,8 +90,12 @@ class DecalsCutoutCfg:
 @dataclass(frozen=True)
 class DecalsArchiveCfg:
     urls: list[str]  # the png zips; a galaxy's image may be in any of them
+    # The zips' range reads: Zenodo's own rate limit (about 60 requests a minute), not the cutouts'.
+    concurrency: int
+    http: HttpCfg
 
     def validate(self, path: str) -> None:
+        check_positive(self.concurrency, f"{path}.concurrency")
         require(len(self.urls) > 0, f"{path}.urls", "needs at least one archive")
         for i, url in enumerate(self.urls):
             check_url(url, f"{path}.urls.{i}")
@@ -152,7 +156,8 @@ class DecalsSource(NativeSize):
         else:
             jobs = self._archive_jobs([str(i) for i in selected["id"]], images)
         fetch = self.cfg.images.fetch
-        return run_jobs(jobs, fetch.concurrency, fetch.max_failed_fraction, images, out_dir / MANIFEST_FILE,
+        concurrency = fetch.concurrency if self.cfg.images.mode == "cutout" else self.cfg.images.archive.concurrency
+        return run_jobs(jobs, concurrency, fetch.max_failed_fraction, images, out_dir / MANIFEST_FILE,
                         f"{self.path}.images.fetch.max_failed_fraction", f"{self.name} {self.cfg.images.mode}",
                         spec=self.spec)
 
@@ -174,7 +179,7 @@ class DecalsSource(NativeSize):
                 + missing_jobs(missing, images, self.image_suffix))
 
     def _archive_jobs(self, ids: list[str], images: Path) -> list[Job]:
-        client = HttpClient(self.cfg.images.fetch.http)
+        client = HttpClient(self.cfg.images.archive.http)
         members = ArchiveMembers(RemoteZip(url, client) for url in self.cfg.images.archive.urls)
         return archive_jobs(members, {i: MEMBER.format(iauname=i) for i in ids}, self.spec, images,
                             self.image_suffix)

@@ -4,7 +4,9 @@ Catalogue: the whole zooNoSpec x Galaxy table by the fixed query of ``sdss_sql.p
 SkyServer (astroquery, ``cache=False``), paged by objid so that no query meets the server's row
 limit.  The selection (Table 1 thresholds, ``clean``, ``nvote``) is applied locally by the select
 stage, never in the SQL, so a threshold edit never re-downloads the catalogue; it is only checked
-here, before any request.  Images: ``getjpeg`` at a fixed scale (0.2"/px) and
+here, before any request.  ``ra``, ``dec`` are the Galaxy view's float64 positions (see
+``sdss_sql.py``); ``objid`` and ``dr7objid`` are exact int64, ``specobjid`` (which may exceed
+int64) is text.  Images: ``getjpeg`` at a fixed scale (0.2"/px) and
 ``survey.<name>.image.native_size`` pixels (128), as the paper (DESIGN sect. 1-2).
 """
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pipeline.download.http import HttpClient
 from pipeline.download.images import cutout_jobs, run_jobs
 from pipeline.download.settings import FetchCfg, HttpCfg, check_url
 from pipeline.download.errors import DownloadError
-from pipeline.download.skyserver import MAX_ROWS, SkyServer, cutout_url
+from pipeline.download.skyserver import MAX_ROWS, SkyServer, as_int64, cutout_url
 from pipeline.download.tables import write_parquet
 from pipeline.download.validate import ImageSpec
 from pipeline.params import Survey
@@ -89,7 +91,8 @@ class SdssSource(NativeSize):
         if table.empty:
             raise DownloadError(what, f"the query returned no galaxy; check {self.path}.skyserver "
                                       f"and {self.path}.data_release")
-        table = table.astype({schemas.ZOONOSPEC_ID: "int64"})
+        for column in (schemas.ZOONOSPEC_ID, "dr7objid"):  # 64-bit in the schema; text as read
+            table[column] = as_int64(table[column], what)
         write_parquet(table, Path(out_dir) / CATALOGUE_FILE)
         return table
 

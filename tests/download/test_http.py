@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.config import ConfigError, parse
 from pipeline.download.errors import DownloadError
-from pipeline.download.http import HttpClient, retry_after_seconds
+from pipeline.download.http import HttpClient, rate_limit_wait, retry_after_seconds
 from pipeline.download.settings import HttpCfg
 from pipeline.download.validate import check_image
 from tests.mirror.drawings import galaxy_image
@@ -198,3 +198,28 @@ def test_a_body_cut_short_without_content_length_is_left_to_the_content_check(mi
 def test_deadline_and_size_cap_are_checked_params(changes, message):
     with pytest.raises(ConfigError, match=message):
         parse(HttpCfg, fast_http(**changes), "x")
+
+
+# --- issue 9: Zenodo's rate-limit headers -------------------------------------------------------
+
+def test_a_spent_budget_holds_the_host_until_the_reset(mirror, http, image):  # noqa: F811
+    """X-RateLimit-Remaining: 0 holds every request until X-RateLimit-Reset: the fast client
+    (500 requests/s) never runs into the mirror's 429."""
+    mirror.limit_rate(IMAGE, 3, window_s=1.0)
+    client = HttpClient(http)
+    for _ in range(6):
+        assert checked_get(client, mirror.url + IMAGE) == image
+    assert mirror.throttled == []
+    times = [r.time for r in mirror.requests(IMAGE)]
+    assert len(times) == 6 and times[3] - times[0] >= 1.0 * 0.95  # the 4th waited for the new window
+
+
+def test_rate_limit_headers_give_the_wait_only_when_the_budget_is_spent():
+    reset = time.time() + 30
+    assert rate_limit_wait({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": f"{reset:.0f}"}) == \
+        pytest.approx(30, abs=1.5)  # epoch seconds (Zenodo)
+    assert rate_limit_wait({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "7"}) == 7  # seconds from now
+    assert rate_limit_wait({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1000000001"}) == 0  # past
+    assert rate_limit_wait({"X-RateLimit-Remaining": "12", "X-RateLimit-Reset": f"{reset:.0f}"}) is None
+    assert rate_limit_wait({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "soon"}) is None
+    assert rate_limit_wait({}) is None

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import io
+import logging
 from pathlib import Path
+import struct
 import zipfile
 
 import pytest
@@ -10,12 +12,15 @@ import pytest
 from pipeline.download.errors import DownloadError, UnsafePath
 from pipeline.download.http import HttpClient
 from pipeline.download.images import ArchiveMembers, archive_jobs, run_jobs
-from pipeline.download.ranged_zip import RemoteZip
+from pipeline.download import ranged_zip
+from pipeline.download.ranged_zip import RemoteZip, by_file_name
 from pipeline.download.safepath import inside, safe_relative
 from pipeline.download.validate import ImageSpec
 from tests.mirror.drawings import galaxy_image
 from tests.mirror.fixtures import http, mirror  # noqa: F401 - pytest fixtures
-from tests.mirror.surveys import build_zip
+from tests.mirror import zips
+from tests.mirror.surveys import MACOS_FILLER, build_zip
+from tests.mirror.zips import macos_zip
 
 SIZE = 40
 
@@ -87,3 +92,56 @@ def test_safe_relative_paths():
             safe_relative(bad, "t")
     with pytest.raises(UnsafePath, match="galaxy id"):
         inside(Path("/tmp"), "../../etc/passwd", "galaxy id")
+
+
+def requested_bytes(mirror, path: str, length: int) -> int:  # noqa: F811
+    """Bytes the client asked ``path`` for, from the Range headers the mirror logged."""
+    total = 0
+    for request in mirror.requests(path):
+        start, end = request.headers["range"].removeprefix("bytes=").split("-")
+        total += min(int(end), length) if start == "" else int(end) - int(start) + 1
+    return total
+
+
+def test_a_macos_zip_with_a_wrapped_count_is_read_by_its_directory_size(mirror, http, caplog):  # noqa: F811
+    """Over 65,535 entries, no Zip64, the count kept modulo 65,536 (issue 9): every member is
+    found, as Python's zipfile finds them, and only the tail, directory and members asked for are read."""
+    files = members(3)
+    body = macos_zip(files, MACOS_FILLER, zips.DEFLATED)
+    listing = zipfile.ZipFile(io.BytesIO(body))
+    entries = len(listing.infolist())
+    assert b"PK\x06\x06" not in body and entries > 0xFFFF
+    assert struct.unpack_from("<H", body, len(body) - 12)[0] == entries % 0x10000  # the wrapped count
+    mirror.serve_bytes("/mac.zip", body)
+    archive = RemoteZip(mirror.url + "/mac.zip", HttpClient(http))
+    with caplog.at_level(logging.INFO, logger="pipeline.download.ranged_zip"):
+        found = archive.members()
+    assert sorted(found) == sorted(listing.namelist())
+    assert f"holds {entries} entries, its end record says {entries % 0x10000}" in caplog.text
+    assert {name: archive.read(found[name]) for name in files} == files
+    directory = len(body) - ranged_zip.EOCD.size - listing.start_dir
+    asked = sum(ranged_zip.LOCAL.size + len(name) + found[name].compressed_size + ranged_zip.LOCAL_SLACK
+                for name in files)
+    tail = ranged_zip.EOCD.size + ranged_zip.MAX_COMMENT + ranged_zip.ZIP64_LOCATOR.size
+    assert requested_bytes(mirror, "/mac.zip", len(body)) <= tail + directory + asked
+
+
+def test_macos_appledouble_files_are_never_taken_as_the_image(mirror, http):  # noqa: F811
+    image = galaxy_image("round", SIZE, 1)
+    mirror.serve_bytes("/mac.zip", macos_zip({"images/1.jpg": image}, 0))
+    remote = RemoteZip(mirror.url + "/mac.zip", HttpClient(http))
+    assert sorted(remote.members()) == ["__MACOSX/images/._1.jpg", "images/1.jpg"]
+    assert list(by_file_name(remote.members())) == ["1.jpg"]
+    archive, member = ArchiveMembers([remote]).find("1.jpg")
+    assert archive.read(member) == image
+
+
+def test_a_count_wrapped_to_0xffff_is_not_taken_for_zip64(mirror, http):  # noqa: F811
+    """Without a Zip64 locator, an end record counting 0xFFFF entries is a wrapped count."""
+    files = members(1)
+    body = macos_zip(files, 0x1FFFF - 2 * len(files))  # each member has its AppleDouble file
+    assert struct.unpack_from("<H", body, len(body) - 12)[0] == 0xFFFF and b"PK\x06\x07" not in body
+    mirror.serve_bytes("/mac.zip", body)
+    archive = RemoteZip(mirror.url + "/mac.zip", HttpClient(http))
+    assert len(archive.members()) == 0x1FFFF
+    assert {name: archive.read(archive.members()[name]) for name in files} == files

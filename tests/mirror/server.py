@@ -5,9 +5,16 @@ store; handlers compute their reply from the query.  Faults queued with :meth:`M
 replace the next replies of a path (optionally only for a given query): see ``faults.py``;
 ``faults.LOOP_PATH`` always redirects to itself.  Every request is logged with its arrival time,
 so tests can tell what was (not) asked again.
+
+:meth:`Mirror.limit_rate` makes paths behave like Zenodo (issue 9): a budget of requests per
+fixed window, ``X-RateLimit-Limit/-Remaining/-Reset`` (epoch seconds) on every reply, and a 429
+with ``Retry-After`` (the seconds left in the window) once the budget is spent.  By default
+nothing is limited.
 """
 from __future__ import annotations
 
+import dataclasses
+import math
 import sys
 import threading
 import time
@@ -17,6 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from tests.mirror.faults import FAULTS, LOOP_PATH, redirect
 from tests.mirror.replies import Logged, Reply
+from tests.mirror.skyserver import QUERY_TOO_LONG
 
 
 Handler = Callable[[dict[str, str]], Reply]
@@ -25,14 +33,21 @@ Handler = Callable[[dict[str, str]], Reply]
 class Mirror:
     """Serve until :meth:`close`; ``url`` is the base URL, e.g. ``http://127.0.0.1:40123``."""
 
-    def __init__(self, latency_s: float = 0.0, hang_s: float = 2.0):
+    def __init__(self, latency_s: float = 0.0, hang_s: float = 2.0, max_query_chars: int | None = None):
         self.latency_s = latency_s  # added before every reply (the benchmark's 50 ms)
+        # strict mode (issue 9): a longer query string gets IIS's error page, as SkyServer's
+        # default maxQueryStringLength (2,048) does; None accepts any length
+        self.max_query_chars = max_query_chars
         self.hang_s = hang_s  # how long the "timeout" fault keeps the client waiting
         self.log: list[Logged] = []
         self._static: dict[str, tuple[bytes, str, bool]] = {}
         self._handlers: dict[str, Handler] = {}
         self._faults: list[tuple[str, dict[str, str], list[str]]] = []
         self._lock = threading.Lock()
+        self._budget: tuple[str, int, float] | None = None  # (path prefix, requests, window_s)
+        self._window_end = 0.0  # time.monotonic() at which the current window ends
+        self._window_used = 0
+        self.throttled: list[tuple[float, str]] = []  # (time.monotonic(), path) of each 429 sent
         self._server = _Server(("127.0.0.1", 0), _make_handler(self))
         self._server.daemon_threads = True
         # A short poll interval: close() returns at once rather than after half a second.
@@ -67,6 +82,13 @@ class Mirror:
         with self._lock:
             self._faults.append((path, dict(match or {}), list(faults)))
 
+    def limit_rate(self, prefix: str, requests: int, window_s: float) -> None:
+        """Paths starting with ``prefix`` allow ``requests`` requests per ``window_s`` seconds
+        (Zenodo: 60 a minute), counted together as one client's, in fixed windows."""
+        with self._lock:
+            self._budget = (prefix, requests, window_s)
+            self._window_end, self._window_used = 0.0, 0
+
     def requests(self, path: str | None = None) -> list[Logged]:
         with self._lock:
             return [r for r in self.log if path is None or r.path == path]
@@ -84,6 +106,27 @@ class Mirror:
                 if fault_path == path and queue and all(query.get(k) == v for k, v in match.items()):
                     return queue.pop(0)
         return None
+
+    def _spend(self, path: str) -> tuple[dict[str, str], Reply | None]:
+        """The rate-limit headers for a request of ``path`` and, once the budget of its window
+        is spent, the 429 to answer instead."""
+        with self._lock:
+            if self._budget is None or not path.startswith(self._budget[0]):
+                return {}, None
+            _, budget, window_s = self._budget
+            now = time.monotonic()
+            if now >= self._window_end:
+                self._window_end, self._window_used = now + window_s, 0
+            self._window_used += 1
+            left = self._window_end - now
+            headers = {"X-RateLimit-Limit": str(budget),
+                       "X-RateLimit-Remaining": str(max(0, budget - self._window_used)),
+                       "X-RateLimit-Reset": str(math.ceil(time.time() + left))}
+            if self._window_used <= budget:
+                return headers, None
+            self.throttled.append((now, path))
+            return headers, Reply(429, b"Too many requests\n", "text/plain",
+                                  {**headers, "Retry-After": str(math.ceil(left))})
 
     def _reply(self, path: str, query: dict[str, str], headers: dict[str, str]) -> Reply:
         if path in self._handlers:
@@ -131,12 +174,21 @@ def _make_handler(mirror: Mirror) -> type[BaseHTTPRequestHandler]:
             query = dict(parse_qsl(parts.query, keep_blank_values=True))
             headers = {k.lower(): v for k, v in self.headers.items()}
             fault = mirror._record(parts.path, query, headers)
+            limits, refused = mirror._spend(parts.path)
             if parts.path == LOOP_PATH:  # where the redirect_loop fault leads: round and round
                 redirect(self)
                 return
             if mirror.latency_s:
                 time.sleep(mirror.latency_s)
+            if refused is not None:
+                self.send(refused)
+                return
+            if mirror.max_query_chars is not None and len(parts.query) > mirror.max_query_chars:
+                self.send(QUERY_TOO_LONG)
+                return
             reply = mirror._reply(parts.path, query, headers)
+            if limits:
+                reply = dataclasses.replace(reply, headers={**reply.headers, **limits})
             if fault is not None:
                 FAULTS[fault](self, reply, mirror)
                 return

@@ -5,6 +5,10 @@ becomes SQLite's ``LIMIT n``) and answers like SkyServer: a ``#Table1`` line, th
 error comes back as a table with an ``error_message`` column.  Results longer than ``max_rows``
 are cut silently, as the real server does at its row limit.  ``getjpeg`` draws the galaxy at the
 requested position.
+
+Strict mode (``Mirror(max_query_chars=2048)``, issue 9): a query string above the limit gets
+:data:`QUERY_TOO_LONG`, the page IIS sends when request filtering refuses it (SkyServer runs
+ASP.NET on IIS, whose default ``maxQueryStringLength`` is 2,048).
 """
 from __future__ import annotations
 
@@ -19,6 +23,13 @@ from pipeline.download.skyserver import CUTOUT_PATH, ERROR_COLUMN, TABLE_MARKER
 from tests.mirror.replies import Reply
 
 SQL_PATH = "/dr{release}/en/tools/search/x_results.aspx"
+#: IIS's answer to a query string above the limit (HTTP 404, substatus 15), abridged.
+QUERY_TOO_LONG = Reply(404, (
+    b"<!DOCTYPE html><html><head><title>IIS 10.0 Detailed Error - 404.15 - Not Found</title></head>"
+    b"<body><h3>HTTP Error 404.15 - Not Found</h3><h4>The request filtering module is configured to "
+    b"deny a request where the query string is too long.</h4><p>Verify the configuration/system.webServer"
+    b"/security/requestFiltering/requestLimits@maxQueryString setting in the applicationhost.config or "
+    b"web.config file.</p></body></html>"), "text/html")
 TOP = re.compile(r"^\s*SELECT\s+TOP\s+(\d+)\s+", re.IGNORECASE)
 
 

@@ -11,6 +11,7 @@ from pipeline.config import ConfigError, read_params
 from pipeline.surveys import schemas, sdss_sql
 from stages import catalogue as catalogue_stage
 from tests.mirror.fixtures import ROOT, catalogue_unmoved_by, mirror, selected_of, source_of, surveys  # noqa: F401 - pytest fixtures
+from tests.mirror.catalogues import SDSS_BIG_SPECOBJID, float32_text
 from tests.mirror.skyserver import cutout_path
 
 RULES = {"p_el": 0.8, "p_edge": 0.8, "p_cw": 0.8, "p_acw": 0.8}
@@ -96,6 +97,36 @@ def test_the_catalogue_stage_reports_a_bad_threshold_in_one_line(surveys, tmp_pa
 def test_every_column_a_rule_may_compare_is_one_the_query_fetches():
     assert set(sdss_sql.COMPARABLE) <= set(sdss_sql.SELECTED)
     assert sdss_sql.page_sql(5, None) == (
-        "SELECT TOP 5 z.specobjid, z.objid, z.dr7objid, z.ra, z.dec, z.rastring, z.nvote, z.p_el, z.p_cw, "
+        "SELECT TOP 5 z.specobjid, z.objid, z.dr7objid, g.ra, g.dec, z.rastring, z.nvote, z.p_el, z.p_cw, "
         "z.p_acw, z.p_edge, z.p_dk, z.p_mg, z.p_cs, g.clean FROM zooNoSpec AS z JOIN Galaxy AS g "
         "ON g.objid = z.objid ORDER BY z.objid")
+
+
+def test_cutouts_are_centred_on_galaxys_float64_positions_not_zoonospecs_float32(surveys, tmp_path):  # noqa: F811
+    """zooNoSpec prints ra, dec as float32 (7 digits, up to ~0.36" off); the mirror draws each
+    galaxy only at its exact position, so a cutout from those would show empty sky."""
+    block = surveys.source_params()["sdss"]
+    source = source_of("sdss", block)
+    table = source.fetch_catalogue(tmp_path)
+    truth = surveys.sdss.table.set_index(schemas.ZOONOSPEC_ID)
+    assert table.set_index(schemas.ZOONOSPEC_ID)[["ra", "dec"]].equals(truth[["ra", "dec"]].sort_index())  # bit for bit
+    assert (float32_text(truth["ra"]) != truth["ra"]).all()  # the mirror's zooNoSpec differs everywhere
+    selected = selected_of("sdss", block, table)
+    manifest = source.fetch_images(selected, tmp_path, tmp_path / "images_out")
+    assert (manifest["status"] == "ok").all()
+    centres = {(r.query["ra"], r.query["dec"]) for r in surveys.mirror.requests(cutout_path(17))}
+    expected = {(f"{truth.loc[int(i), 'ra']:.6f}", f"{truth.loc[int(i), 'dec']:.6f}") for i in selected["id"]}
+    assert centres == expected and centres <= set(surveys.sdss.positions)
+
+
+def test_ids_are_exact_and_a_specobjid_above_int64_survives(surveys, tmp_path):  # noqa: F811
+    table = source_of("sdss", surveys.source_params()["sdss"]).fetch_catalogue(tmp_path)
+    truth = surveys.sdss.table
+    assert table[schemas.ZOONOSPEC_ID].dtype == table["dr7objid"].dtype == "int64"
+    assert table[schemas.ZOONOSPEC_ID].tolist() == sorted(truth[schemas.ZOONOSPEC_ID])
+    assert set(table["dr7objid"]) == set(truth["dr7objid"])
+    specobjids = dict(zip(table[schemas.ZOONOSPEC_ID], table["specobjid"]))
+    assert specobjids == dict(zip(truth[schemas.ZOONOSPEC_ID], truth["specobjid"]))  # text, every digit
+    assert {v for v in specobjids.values() if int(v) > SDSS_BIG_SPECOBJID} and "0" in specobjids.values()
+    saved = pd.read_parquet(tmp_path / "catalogue.parquet")
+    assert saved["specobjid"].tolist() == table["specobjid"].tolist()
