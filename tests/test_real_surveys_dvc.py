@@ -55,19 +55,28 @@ def select_metrics(repo: RepoCopy, name: str) -> dict:
     return json.loads((repo.path / f"metrics/select/{name}.json").read_text())
 
 
+def repro_with_sources(repo: RepoCopy, params: dict, sources: dict, surveys: list[str]) -> None:
+    """``dvc repro`` through evaluate of ``surveys`` with these source blocks; then every selected
+    galaxy must be in its images manifest, fetched."""
+    for name in surveys:
+        params["survey"][name]["source"] = sources[name]
+    repo.write_params(params)
+    repo.commit()
+    repo.dvc("repro", *(f"evaluate@{name}" for name in surveys))
+    for name in surveys:
+        selected = pd.read_parquet(repo.path / f"data/select/{name}.parquet")
+        manifest = pd.read_csv(repo.path / f"data/images/{name}/manifest.csv", dtype={"id": str})
+        assert sorted(manifest["id"]) == sorted(selected["id"])  # every galaxy accounted for
+        assert (manifest["status"] == "ok").all(), manifest[manifest["status"] != "ok"]
+
+
 def test_dvc_repro_of_the_three_real_surveys_through_evaluate(tmp_path, mirror):
     repo = RepoCopy(tmp_path / "repo")
     params = shrink(repo.params(), REAL)
     sources = mirror.source_params(http=fast_http(rate_per_s=200.0))
     sources["gz2"]["images"]["mode"] = "archive"
+    repro_with_sources(repo, params, sources, REAL)
     for name in REAL:
-        params["survey"][name]["source"] = sources[name]
-    repo.write_params(params)
-    repo.commit()
-    repo.dvc("repro", *(f"evaluate@{name}" for name in REAL))
-    for name in REAL:
-        manifest = pd.read_csv(repo.path / f"data/images/{name}/manifest.csv")
-        assert (manifest["status"] == "ok").all(), manifest[manifest["status"] != "ok"]
         assert metrics(repo, name)["n_test"] > 0
         assert select_metrics(repo, name)["n_catalogue"] == len(getattr(mirror, name).table)  # the whole table
     assert mirror.sql.queries and mirror.mirror.requests("/zenodo/records/3565489/files/images_gz2.zip")
@@ -131,15 +140,6 @@ def test_dvc_repro_of_gz2_and_sdss_through_a_mirror_as_strict_as_the_real_server
         sources["gz2_zip"] = copy.deepcopy(sources["gz2"])
         sources["gz2_zip"]["images"]["mode"] = "archive"
         sources["gz2_zip"]["images"]["archive"]["http"] = fast_http(rate_per_s=15.0, burst=1)
-        for name in surveys:
-            params["survey"][name]["source"] = sources[name]
-        repo.write_params(params)
-        repo.commit()
-        repo.dvc("repro", *(f"evaluate@{name}" for name in surveys))
-        for name in surveys:
-            selected = pd.read_parquet(repo.path / f"data/select/{name}.parquet")
-            manifest = pd.read_csv(repo.path / f"data/images/{name}/manifest.csv", dtype={"id": str})
-            assert sorted(manifest["id"]) == sorted(selected["id"])  # every galaxy accounted for
-            assert (manifest["status"] == "ok").all(), manifest[manifest["status"] != "ok"]
+        repro_with_sources(repo, params, sources, surveys)
         assert strict.sql.queries  # each under the limit, or the server would have refused it
         assert server.requests("/zenodo/records/3565489/files/images_gz2.zip")
