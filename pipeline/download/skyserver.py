@@ -18,8 +18,8 @@ it lacked.
 Query length (issue 9): the SQL travels in the GET query string, and ASP.NET refuses query
 strings above ``maxQueryStringLength`` (2,048 characters by default) with an error page.  The
 limit is counted on the query string as sent, URL-encoded (``,`` becomes ``%2C``, a space ``+``):
-a query above ``QueryLimit.chars`` is an error before any request, and :meth:`SkyServer.id_batches`
-packs id lists (:meth:`SkyServer.batches` any other list of conditions) to stay within it.
+a query above ``QueryLimit.chars`` is an error before any request, and :meth:`SkyServer.batches`
+packs lists of conditions (ids, position boxes) to stay within it.
 
 Ids: SkyServer's ``*objid`` columns are 64-bit (``specobjid`` is ``numeric(20)`` and can exceed
 int64); :func:`parse_result` reads them as text, never through float, and :func:`as_int64`
@@ -126,39 +126,12 @@ class SkyServer:
                 raise DownloadError(what, f"paging by {key} does not advance (stuck at {last})")
             last = new_last
 
-    def id_batches(self, ids: Iterable[int], sql_of: Callable[[list[int]], str], what: str) -> Iterator[list[int]]:
-        """``ids`` in groups, in order, each as large as the length limit allows for ``sql_of(group)``.
-
-        ``sql_of`` writes the group as one comma-separated list: the encoded query string then
-        grows by each id's digits (unreserved characters, sent as they are) and each encoded
-        comma, so it is measured once, not per group; :meth:`query` still checks every query.
-        Without a limit, one group holds every id.
-        """
-        ids = [int(i) for i in ids]
-        if self.limit is None:
-            yield from [ids] if ids else []
-            return
-        fixed = self.query_chars(sql_of([]))
-        comma = self.query_chars(sql_of([0, 0])) - self.query_chars(sql_of([0])) - 1
-        chunk: list[int] = []
-        length = fixed
-        for value in ids:
-            cost = len(str(value)) + (comma if chunk else 0)
-            if chunk and length + cost > self.limit.chars:
-                yield chunk
-                chunk, length, cost = [], fixed, len(str(value))
-            if length + cost > self.limit.chars:
-                raise DownloadError(what, f"{self.limit.key} = {self.limit.chars} leaves no room for id {value}")
-            chunk.append(value)
-            length += cost
-        if chunk:
-            yield chunk
-
     def batches(self, items: Iterable[T], sql_of: Callable[[list[T]], str], what: str) -> Iterator[list[T]]:
         """``items`` in groups, in order, each as large as the length limit allows for ``sql_of(group)``.
 
-        For conditions whose text grows unevenly (position boxes: :meth:`id_batches` packs plain id
-        lists): each group is measured as sent.  Without a limit, one group holds every item.
+        Each group is measured as sent (id lists and position boxes alike: what a condition costs
+        once encoded is the encoder's business, not ours).  Without a limit, one group holds
+        every item.
         """
         items = list(items)
         if self.limit is None:

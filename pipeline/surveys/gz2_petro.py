@@ -4,7 +4,7 @@ Hart16 carries no sizes.  ``petroR90_r`` comes from SkyServer DR17: ``PhotoObjDR
 DR7 objid (Hart16's ``dr7objid``) to its DR8+ photometric object, ``PhotoObjAll`` holds the
 radius.  GZ2 measured it on DR7 imaging; the DR8+ reprocessing of the same frames differs little.
 Ids go in ``IN (...)`` lists keeping each query string, URL-encoded, within the server's limit
-(``SkyServer.id_batches``: SkyServer takes SQL in the URL, ASP.NET refuses long ones), and the
+(``SkyServer.batches``: SkyServer takes SQL in the URL, ASP.NET refuses long ones), and the
 radii are cached next to the images so a rerun asks only for what it lacks.
 
 Stripe 82 (issue 9): Hart16's ``stripe82`` rows (3.6%) carry objids of the Stripe 82 runs, which
@@ -48,7 +48,7 @@ def petro_r90(server: SkyServer, dr7_ids: list[int], cache: Path) -> dict[int, f
              else pd.DataFrame({DR7_ID: pd.Series(dtype="int64"), PETRO_R90: pd.Series(dtype="float64")}))
     todo = sorted(set(dr7_ids) - set(known[DR7_ID]))
     what = f"{PETRO_R90} of GZ2 galaxies"
-    chunks = list(server.id_batches(todo, petro_sql, what))
+    chunks = list(server.batches(todo, petro_sql, what))
     for n, chunk in enumerate(chunks, 1):
         rows = server.query(petro_sql(chunk), f"{what}, query {n} of {len(chunks)}")
         if len(rows):

@@ -117,7 +117,7 @@ def test_generated_id_queries_stay_within_the_encoded_limit_and_ask_each_id_once
     for _ in range(20):
         ids = [int(i) for i in rng.integers(10 ** 18, 2 ** 63 - 1, int(rng.integers(1, 700)), dtype=np.int64)]
         sql.queries.clear()
-        for batch in server.id_batches(ids, in_list, "test"):
+        for batch in server.batches(ids, in_list, "test"):
             server.query(in_list(batch), "test")
         asked = [int(i) for q in sql.queries for i in re.search(r"IN \((.*)\)", q).group(1).split(",")]
         assert asked == ids
