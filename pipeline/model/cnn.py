@@ -3,7 +3,31 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torchvision.models.resnet import BasicBlock
+
+
+class BasicBlock(nn.Module):
+    """ResNet-18's residual block (He et al. 2016): two 3x3 conv + BN, ReLU, identity shortcut.
+
+    Our own rather than torchvision's: importing torchvision.models costs every torch stage about
+    3 s (it pulls in torch._dynamo), which over the pipeline's ~30 torch stages is minutes of the
+    offline repro.  Same layers, names and construction order as torchvision's, so the weights,
+    their initialisation for a seed, and saved checkpoints are unchanged.
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, stride: int = 1, downsample: nn.Module | None = None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_ch)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, stride=1, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_ch)
+        self.downsample = downsample  # the shortcut's 1x1 conv + BN when the shape changes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        shortcut = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + shortcut)
 
 
 def _stage(in_ch: int, out_ch: int) -> nn.Sequential:
