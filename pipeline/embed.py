@@ -5,17 +5,12 @@ galaxy id, both the fused backbone features (512-d at paper size) and the unit p
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 
 from pipeline import augment
 from pipeline.model import FusionEncoder
-
-EMBEDDINGS_SUFFIX = ".npz"
 
 
 @torch.no_grad()
@@ -39,18 +34,3 @@ def embed_images(model: FusionEncoder, images: np.ndarray, out_size: int, mean: 
         projection.append(model.project(h).float().cpu())
     model.train(was_training)
     return torch.cat(backbone).numpy(), torch.cat(projection).numpy()
-
-
-def save_embeddings(path: Path, index: pd.DataFrame, backbone: np.ndarray, projection: np.ndarray) -> None:
-    """One file per survey: id, label, label_id, split and both representations."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, id=index["id"].to_numpy(dtype=str), label=index["label"].to_numpy(dtype=str),
-             label_id=index["label_id"].to_numpy(), split=index["split"].to_numpy(dtype=str),
-             backbone=backbone, projection=projection)
-    tmp.replace(path)
-
-
-def load_embeddings(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path) as f:
-        return {k: f[k] for k in f.files}

@@ -129,6 +129,8 @@ class Survey:
     image: Image
     split: Split
     train: Train
+    cluster: SurveyCluster
+    morphology: SurveyMorphology
 
     def validate(self, path: str) -> None:
         require(len(self.classes) >= 2, f"{path}.classes", "needs at least two classes")
@@ -174,9 +176,17 @@ class Augment:
         require(0 <= self.rotation_degrees <= 360, f"{path}.rotation_degrees", "must lie in [0, 360]")
 
 
+Branches = Literal["fusion", "cnn", "vit"]
+
+
 @dataclass(frozen=True)
 class Model:
-    """Fusion encoder widths (paper Fig. 5, Table 2)."""
+    """Encoder widths (paper Fig. 5, Table 2) and which branches it has.
+
+    ``branches``: ``fusion`` (the paper's encoder, CNN and ViT concatenated), or one branch
+    alone, ``cnn`` or ``vit`` (the CL_Res18 / CL_ViT encoders of the ablation, paper Fig. 6).
+    The default keeps checkpoints saved before the key existed loadable.
+    """
 
     stem_channels: int
     stem_kernel: int
@@ -190,6 +200,7 @@ class Model:
     branch_dim: int
     projector_hidden: int
     projection_dim: int
+    branches: Branches = "fusion"
 
     def validate(self, path: str) -> None:
         for name, value in vars(self).items():
@@ -234,6 +245,163 @@ class Cross:
 
 
 @dataclass(frozen=True)
+class Cluster:
+    """Hierarchical clustering of a survey's test-split representations (paper Sect. 4.5.1).
+
+    SciPy's ``linkage`` with ``method``/``metric``, cut at the survey's own
+    ``survey.<name>.cluster.threshold`` (the paper: 3.3 on GZ2, 1.0 on SDSS).
+    """
+
+    representation: Literal["backbone", "projection"]
+    linkage: Literal["ward", "single", "complete", "average", "weighted", "centroid", "median"]
+    metric: str
+    grid_galaxies: int        # sample galaxies drawn per cluster in the image grid (Figs. 13-14)
+    grid_max_clusters: int    # the largest clusters shown in the grid
+    dendrogram_leaves: int    # a larger tree is drawn truncated to its last merges, this many leaves
+
+    def validate(self, path: str) -> None:
+        check_positive(self.grid_galaxies, f"{path}.grid_galaxies")
+        check_positive(self.grid_max_clusters, f"{path}.grid_max_clusters")
+        require(self.dendrogram_leaves >= 2, f"{path}.dendrogram_leaves", f"{self.dendrogram_leaves} must be at least 2")
+        require(self.linkage not in ("ward", "centroid", "median") or self.metric == "euclidean",
+                f"{path}.metric", f"linkage {self.linkage!r} needs metric 'euclidean', not {self.metric!r}")
+
+
+@dataclass(frozen=True)
+class SurveyCluster:
+    """Per-survey clustering cut: the distance threshold (paper Fig. 12's dotted line)."""
+
+    threshold: float
+
+    def validate(self, path: str) -> None:
+        check_positive(self.threshold, f"{path}.threshold")
+
+
+@dataclass(frozen=True)
+class PawlikMorphMatch:
+    """How test galaxies find their row of SkyServer's PawlikMorph table (pipeline/pawlikmorph.py).
+
+    The table has no SDSS objid (it is keyed by MaNGA's ``plateifu``): a galaxy is matched by
+    position, to the MaNGA target position of ``mangaDrpAll`` within ``match_arcsec``.
+    """
+
+    match_arcsec: float
+
+    def validate(self, path: str) -> None:
+        check_positive(self.match_arcsec, f"{path}.match_arcsec")
+
+
+@dataclass(frozen=True)
+class Morphology:
+    """The six measures of paper Table 4 per test galaxy (Sect. 4.5.2): statmorph on the galaxy's
+    own image (segmentation by photutils), or SDSS's PawlikMorph table.
+
+    statmorph (pipeline/morphology.py): an image larger than ``max_size_px`` is block-averaged by
+    the smallest integer factor that brings it within; the sky is the sigma-clipped median of the
+    outer ``sky_border_fraction`` of each side; photutils detects pixels ``detect_nsigma`` sky
+    sigmas above it (``detect_npixels`` connected at least, after a Gaussian of ``smooth_fwhm_px``)
+    and deblends with ``deblend_contrast``; a galaxy whose statmorph ``flag`` or ``flag_sersic``
+    is above ``max_flag`` (0 good, 1 suspect, 2 bad, 4 catastrophic) counts as failed.
+    """
+
+    n_workers: int
+    max_size_px: int
+    sky_border_fraction: float
+    detect_nsigma: float
+    detect_npixels: int
+    smooth_fwhm_px: float
+    deblend_contrast: float
+    max_flag: int
+    pawlikmorph: PawlikMorphMatch
+
+    def validate(self, path: str) -> None:
+        for name in ("n_workers", "max_size_px", "detect_nsigma", "detect_npixels", "smooth_fwhm_px"):
+            check_positive(getattr(self, name), f"{path}.{name}")
+        require(self.max_size_px >= 32, f"{path}.max_size_px", f"{self.max_size_px} is too small to fit a profile (>= 32)")
+        require(0 < self.sky_border_fraction <= 0.25, f"{path}.sky_border_fraction",
+                f"{self.sky_border_fraction} must lie in (0, 0.25]")
+        check_fraction(self.deblend_contrast, f"{path}.deblend_contrast")
+        require(self.max_flag >= 0, f"{path}.max_flag", f"{self.max_flag} must be >= 0")
+
+
+@dataclass(frozen=True)
+class SurveyMorphology:
+    """Per survey: where the measures come from, and the two clusters of the Fig. 15 histograms
+    (numbered by size, 1 = the largest)."""
+
+    source: Literal["statmorph", "pawlikmorph"]
+    compare_clusters: list[int]
+
+    def validate(self, path: str) -> None:
+        require(len(self.compare_clusters) == 2 and self.compare_clusters[0] != self.compare_clusters[1],
+                f"{path}.compare_clusters", f"needs two different clusters, got {list(self.compare_clusters)}")
+        for i, c in enumerate(self.compare_clusters):
+            check_positive(c, f"{path}.compare_clusters.{i}")
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Where the encoder looks (paper Sect. 4.5.3, Fig. 16): Grad-CAM and ViT relevance maps."""
+
+    galaxies_per_class: int   # seeded test galaxies per class (all of a class that has fewer)
+
+    def validate(self, path: str) -> None:
+        check_positive(self.galaxies_per_class, f"{path}.galaxies_per_class")
+
+
+@dataclass(frozen=True)
+class Ablation:
+    """Encoder ablation (paper Sect. 4.3, Fig. 6): single-branch encoders trained like the fusion one."""
+
+    surveys: list[str]
+    branches: list[Branches]
+
+    def validate(self, path: str) -> None:
+        require("fusion" not in self.branches, f"{path}.branches",
+                "'fusion' is the survey's own encoder (train stage); list only cnn and/or vit")
+        require(len(set(self.branches)) == len(self.branches), f"{path}.branches", "has duplicates")
+
+
+@dataclass(frozen=True)
+class Supervised:
+    """The supervised baseline of paper Fig. 7: the same encoder plus a linear head, cross-entropy."""
+
+    epochs: int
+    min_steps: int            # small subsets get at least this many SGD steps
+    batch_size: int
+    lr: float
+    momentum: float
+    weight_decay: float
+
+    def validate(self, path: str) -> None:
+        for name in ("epochs", "min_steps", "batch_size", "lr"):
+            check_positive(getattr(self, name), f"{path}.{name}")
+        check_fraction(self.momentum, f"{path}.momentum")
+        require(self.weight_decay >= 0, f"{path}.weight_decay", "must be >= 0")
+
+
+@dataclass(frozen=True)
+class LabelEfficiency:
+    """Contrastive vs supervised for a few labelled galaxies (paper Sect. 4.3, Fig. 7)."""
+
+    surveys: list[str]
+    sizes: list[int]          # labelled galaxies per subset, class-balanced (capped by the train split)
+    k: int                    # kNN on the frozen representation
+    representation: Literal["backbone", "projection"]
+    linear_c: float           # inverse L2 strength of the logistic-regression probe
+    supervised: Supervised
+
+    def validate(self, path: str) -> None:
+        require(len(self.sizes) > 0, f"{path}.sizes", "needs at least one size")
+        for i, n in enumerate(self.sizes):
+            check_positive(n, f"{path}.sizes.{i}")
+        require(list(self.sizes) == sorted(set(self.sizes)), f"{path}.sizes",
+                f"must be increasing, without repeats: {list(self.sizes)}")
+        check_positive(self.k, f"{path}.k")
+        check_positive(self.linear_c, f"{path}.linear_c")
+
+
+@dataclass(frozen=True)
 class Params:
     seed: int
     surveys: list[str]
@@ -241,6 +409,11 @@ class Params:
     models: dict[str, Model]
     evaluate: Evaluate
     cross: Cross
+    cluster: Cluster
+    morphology: Morphology
+    attribution: Attribution
+    ablation: Ablation
+    label_efficiency: LabelEfficiency
     survey: dict[str, Survey]
     sim_population: dict[str, Any] = field(default_factory=dict)
 
@@ -248,6 +421,11 @@ class Params:
         for name in self.surveys:
             require(name in self.survey, "surveys", f"{name!r} has no block under survey:")
             require("-" not in name, "surveys", f"{name!r}: survey names may not contain '-'")
+        for block in ("ablation", "label_efficiency"):
+            for i, name in enumerate(getattr(self, block).surveys):
+                # their stages read the survey's prepared data, which only `surveys` produces
+                require(name in self.surveys, f"{block}.surveys.{i}",
+                        f"{name!r} is not one of the surveys dvc repro runs {list(self.surveys)}")
         for target, subsets in self.cross.subsets.items():
             if target in self.survey:
                 for subset, classes in subsets.items():

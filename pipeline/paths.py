@@ -72,3 +72,84 @@ CROSS_HEATMAP = METRICS / "cross_survey.png"
 
 def confusion_file(survey: str) -> Path:
     return METRICS / "evaluate" / f"{survey}_predictions.csv"
+
+
+# --- analyses (paper Sect. 4.3, 4.5) ----------------------------------------------------------
+def cluster_file(survey: str) -> Path:
+    """One row per test galaxy: id, label, cluster (1 = the largest cluster)."""
+    return DATA / "cluster" / f"{survey}.csv"
+
+
+def cluster_metrics(survey: str) -> Path:
+    return METRICS / "cluster" / f"{survey}.json"
+
+
+def cluster_plots_dir(survey: str) -> Path:
+    """The dendrogram, the cluster sizes and the image grid (paper Figs. 12-14)."""
+    return METRICS / "cluster" / survey
+
+
+def morphology_file(survey: str) -> Path:
+    """The Table 4 measures of every test galaxy (with statmorph's flag where it failed)."""
+    return DATA / "morphology" / f"{survey}.csv"
+
+
+def morphology_metrics(survey: str) -> Path:
+    return METRICS / "morphology" / f"{survey}.json"
+
+
+def morphology_plots_dir(survey: str) -> Path:
+    return METRICS / "morphology" / survey
+
+
+def attribution_dir(survey: str) -> Path:
+    """Grad-CAM and ViT relevance overlays (paper Fig. 16)."""
+    return METRICS / "attribution" / survey
+
+
+def ablation_dir(survey: str, branch: str) -> Path:
+    """The single-branch encoder of the ablation (paper Fig. 6): model.pt and its embeddings."""
+    return DATA / "ablation" / survey / branch
+
+
+def ablation_model_file(survey: str, branch: str) -> Path:
+    return ablation_dir(survey, branch) / "model.pt"
+
+
+def ablation_embeddings_file(survey: str, branch: str) -> Path:
+    return ablation_dir(survey, branch) / "embeddings.npz"
+
+
+def ablation_checkpoint(survey: str, branch: str) -> Path:
+    # Outside the stage's outputs, as checkpoint_file: DVC deletes outputs before a rerun.
+    return DATA / "checkpoints" / f"{survey}-{branch}" / "last.pt"
+
+
+def ablation_live_dir(survey: str, branch: str) -> Path:
+    return METRICS / "ablation" / survey / branch
+
+
+def ablation_metrics(survey: str) -> Path:
+    return METRICS / "ablation" / f"{survey}.json"
+
+
+def ablation_plot(survey: str) -> Path:
+    return METRICS / "ablation" / f"{survey}_curves.png"
+
+
+def label_efficiency_metrics(survey: str) -> Path:
+    return METRICS / "label_efficiency" / f"{survey}.json"
+
+
+def label_efficiency_plot(survey: str) -> Path:
+    return METRICS / "label_efficiency" / f"{survey}.png"
+
+
+def label_efficiency_checkpoints(survey: str) -> Path:
+    """Finished supervised runs, one file per subset size: an interrupted stage resumes."""
+    return DATA / "checkpoints" / f"label_efficiency-{survey}"
+
+
+def attribution_galaxies(survey: str) -> Path:
+    """Which galaxies attribution_dir's figure shows: id, class, target value."""
+    return METRICS / "attribution" / f"{survey}_galaxies.json"

@@ -5,7 +5,8 @@ import torch
 
 from pipeline import paths, prepare
 from pipeline.cross import subset_name, transfer_scores
-from pipeline.embed import embed_images, save_embeddings
+from pipeline.embed import embed_images
+from pipeline.embeddings import save_embeddings
 from pipeline.errors import InputError
 from pipeline.model import load_encoder
 from pipeline.params import Params, survey_params

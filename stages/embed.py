@@ -4,7 +4,8 @@ from __future__ import annotations
 import torch
 
 from pipeline import paths, prepare
-from pipeline.embed import embed_images, save_embeddings
+from pipeline.embed import embed_images
+from pipeline.embeddings import save_embeddings
 from pipeline.model import load_encoder
 from pipeline.params import Params, Survey
 from pipeline.train import pick_device

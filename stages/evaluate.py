@@ -5,7 +5,8 @@ import pandas as pd
 import torch
 
 from pipeline import paths, prepare
-from pipeline.embed import embed_images, load_embeddings
+from pipeline.embed import embed_images
+from pipeline.embeddings import load_embeddings
 from pipeline.evaluate import evaluate_representation, pixel_features
 from pipeline.model import build_encoder
 from pipeline.params import Params, Survey

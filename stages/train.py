@@ -2,40 +2,53 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 
 import torch
 from dvclive import Live
 
 from pipeline import paths, prepare
 from pipeline.params import Params, Survey
+from pipeline.prepare import Prepared
 from pipeline.shared import read_augment, read_model
 from pipeline.train import Setup, data_digest, train
 from stages.common import survey_stage
 
 
-def run(name: str, survey: Survey, params: Params) -> None:
-    torch.set_num_threads(survey.train.threads)
-    prepared = prepare.load(paths.prepared_dir(name))
-    model_name, model_cfg = read_model(paths.shared_dir(name))
-    setup = Setup(train=survey.train, model=model_cfg, augment=read_augment(paths.shared_dir(name)),
-                  image=survey.image, evaluate=params.evaluate, classes=list(survey.classes),
-                  seed=params.seed, data_digest=data_digest(prepared))
-    checkpoint = paths.checkpoint_file(name)
+def fit(prepared: Prepared, setup: Setup, model_name: str, checkpoint: Path, live_dir: Path,
+        out: Path) -> list[dict[str, float]]:
+    """Train (resuming from ``checkpoint``), log every epoch to ``live_dir`` with DVCLive and save
+    the encoder to ``out``; returns the per-epoch history.  Shared with `ablation_train`."""
     # dvcyaml=False: metrics and plots are declared in dvc.yaml by hand (DESIGN sect. 3).
-    with Live(str(paths.train_live_dir(name)), dvcyaml=False, save_dvc_exp=False) as live:
+    with Live(str(live_dir), dvcyaml=False, save_dvc_exp=False) as live:
         def log(row: dict[str, float]) -> None:
             for key, value in row.items():
                 if key != "epoch":
                     live.log_metric(key, value)
             live.next_step()
 
-        model, _history = train(prepared, setup, checkpoint, log)
-    out = paths.model_file(name)
+        model, history = train(prepared, setup, checkpoint, log)
     out.parent.mkdir(parents=True, exist_ok=True)
     # The widths go with the weights: embed and cross rebuild the encoder from this file alone.
-    torch.save({"model": model.state_dict(), "model_name": model_name, "model_cfg": asdict(model_cfg),
-                "image_size": survey.image.input_size}, out)
+    torch.save({"model": model.state_dict(), "model_name": model_name, "model_cfg": asdict(setup.model),
+                "image_size": setup.image.input_size}, out)
     checkpoint.unlink(missing_ok=True)  # finished: the next run of this stage starts afresh
+    return history
+
+
+def setup_for(name: str, survey: Survey, params: Params, prepared: Prepared) -> tuple[str, Setup]:
+    """The survey's model name and training setup, from its train block and shared files."""
+    model_name, model_cfg = read_model(paths.shared_dir(name))
+    return model_name, Setup(train=survey.train, model=model_cfg, augment=read_augment(paths.shared_dir(name)),
+                             image=survey.image, evaluate=params.evaluate, classes=list(survey.classes),
+                             seed=params.seed, data_digest=data_digest(prepared))
+
+
+def run(name: str, survey: Survey, params: Params) -> None:
+    torch.set_num_threads(survey.train.threads)
+    prepared = prepare.load(paths.prepared_dir(name))
+    model_name, setup = setup_for(name, survey, params, prepared)
+    fit(prepared, setup, model_name, paths.checkpoint_file(name), paths.train_live_dir(name), paths.model_file(name))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -63,6 +63,12 @@ def tiny(params: dict, surveys: list[str], *, n_galaxies: int = 200, epochs: int
     params["surveys"] = surveys
     params["evaluate"].update(ks=[1, 3], k=3, batch_size=64)
     params["cross"]["k"] = 3
+    for block in ("ablation", "label_efficiency"):  # must name surveys the pipeline runs
+        params[block]["surveys"] = [s for s in params[block]["surveys"] if s in surveys]
+    params["label_efficiency"].update(sizes=[6, 12, 24], k=3)
+    params["label_efficiency"]["supervised"].update(epochs=2, min_steps=2, batch_size=8)
+    params["morphology"]["n_workers"] = 1
+    params["cluster"].update(grid_galaxies=3, grid_max_clusters=4)
     for name in surveys:
         shrink_survey(params, name, n_galaxies=n_galaxies, epochs=epochs)
     return params
@@ -74,3 +80,5 @@ def shrink_survey(params: dict, name: str, *, n_galaxies: int = 200, epochs: int
     s["source"]["n_galaxies"] = n_galaxies
     s["source"]["n_workers"] = 1
     s["train"].update(epochs=epochs, batch_size=16, threads=1)
+    # two epochs leave the ~10 test galaxies' embeddings close together: merges at 0.006-0.33
+    s["cluster"]["threshold"] = 0.05

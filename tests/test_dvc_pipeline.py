@@ -17,8 +17,9 @@ from tests.repo_copy import RepoCopy, shrink_survey, tiny
 
 SURVEYS = ["sim_sdss", "sim_decals"]
 #: Declared for every survey, read by some source kinds only: the real sources fetch cutouts of
-#: this size; the simulator renders at its own ``image.size_px``.
-READ_BY_SOME_SOURCES = {"images": ("image.native_size",)}
+#: this size; the simulator renders at its own ``image.size_px``.  The morphology stage reads the
+#: survey's source block only for morphology source pawlikmorph (its SkyServer).
+READ_BY_SOME_SOURCES = {"images": ("image.native_size",), "morphology": (".source",)}
 
 
 def ran_stages(proc: subprocess.CompletedProcess) -> set[str]:
@@ -252,6 +253,72 @@ def test_cross_only_param_reruns_only_cross_stages(done):
     assert ran and all(s.startswith("cross@") or s == "cross_summary" for s in ran), ran
     assert len(ran) == len(SURVEYS) ** 2 + 1
     done.commit("cross k")
+
+
+ANALYSIS_PLOTS = ["metrics/cluster/{s}/dendrogram.png", "metrics/cluster/{s}/sizes.png",
+                  "metrics/cluster/{s}/grid.png", "metrics/morphology/{s}/histograms.png"]
+
+
+def test_analyses_write_their_metrics_under_stable_keys(done):
+    """Issue 10 item 7: cluster, Table 5, ablation and label-efficiency metrics, in `dvc metrics show`."""
+    for name in SURVEYS:
+        n_test = _json(done, f"metrics/evaluate/{name}.json")["n_test"]
+        c = _json(done, f"metrics/cluster/{name}.json")
+        assert {"n_clusters", "sizes", "purity", "nmi", "ari"} <= set(c)
+        assert len(c["sizes"]) == c["n_clusters"] and sum(c["sizes"]) == n_test
+        assert c["sizes"] == sorted(c["sizes"], reverse=True)  # cluster 1 is the largest
+        m = _json(done, f"metrics/morphology/{name}.json")
+        assert len(m["clusters"]) == c["n_clusters"]
+        for means in m["clusters"].values():
+            assert {"A", "G", "M20", "SB0", "Reff", "n", "n_failed"} <= set(means)
+    ablation = _json(done, "metrics/ablation/sim_decals.json")
+    assert set(ablation) == {"fusion", "cnn", "vit"}
+    for scores in ablation.values():
+        assert set(scores["knn"]) == {"k1", "k3"} and {"nmi", "ari"} <= set(scores)
+    # the fusion column is the evaluate stage's own test-split score, by another road
+    evaluated = _json(done, "metrics/evaluate/sim_decals.json")
+    assert ablation["fusion"]["knn"] == evaluated["knn"] and ablation["fusion"]["nmi"] == evaluated["nmi"]
+    assert ablation["cnn"]["knn"] != ablation["vit"]["knn"] or ablation["cnn"]["nmi"] != ablation["vit"]["nmi"]
+    efficiency = _json(done, "metrics/label_efficiency/sim_decals.json")
+    assert set(efficiency) == {"6", "12", "24"}
+    for row in efficiency.values():
+        assert all(0 <= row[key] <= 100 for key in ("supervised", "knn", "linear"))
+    shown = done.dvc("metrics", "show").stdout
+    for path in ("metrics/cluster/sim_sdss.json", "metrics/morphology/sim_sdss.json",
+                 "metrics/ablation/sim_decals.json", "metrics/label_efficiency/sim_decals.json"):
+        assert path in shown, path
+
+
+def test_plots_show_renders_every_analysis_figure(done):
+    out = done.path / "plots_out"
+    done.dvc("plots", "show", "-o", str(out))
+    html = (out / "index.html").read_text()
+    expected = [p.format(s=s) for s in SURVEYS for p in ANALYSIS_PLOTS]
+    expected += ["metrics/ablation/sim_decals_curves.png", "metrics/label_efficiency/sim_decals.png"]
+    expected += [str(p.relative_to(done.path)) for s in SURVEYS
+                 for p in (done.path / f"metrics/attribution/{s}").glob("*.png")]
+    assert len(expected) > len(ANALYSIS_PLOTS) * len(SURVEYS) + 2  # the attribution figures exist
+    for path in expected:
+        assert (done.path / path).is_file(), path
+        assert path.replace("/", "_") in html or path in html, f"{path} not rendered by dvc plots show"
+
+
+def test_cluster_threshold_edit_reruns_only_the_clustering(done):
+    """An analysis param reruns its analysis and what reads it: no training, no re-measuring."""
+    params = done.params()
+    params["survey"]["sim_sdss"]["cluster"]["threshold"] *= 0.8
+    done.write_params(params)
+    assert dvc_status_stages(done) == {"cluster@sim_sdss"}  # its dependants follow if its outputs change
+    ran = ran_stages(done.dvc("repro"))
+    # the per-cluster means follow when the partition changed; nothing else ever does
+    assert "cluster@sim_sdss" in ran and ran <= {"cluster@sim_sdss", "morphology_clusters@sim_sdss"}, ran
+    done.commit("cluster threshold")
+
+
+def test_ablation_refuses_a_branch_the_params_do_not_list(done):
+    proc = done.run(sys.executable, "-m", "stages.ablation_train", "sim_decals", "resnet", check=False)
+    assert proc.returncode == 2
+    assert "ablation.branches: 'resnet' is not listed ['cnn', 'vit']" in proc.stderr
 
 
 def test_adding_a_survey_adds_its_row_and_column_only(done):

@@ -47,6 +47,14 @@ def test_repository_params_are_valid():
     (lambda d: d["evaluate"].update(representation="both"), r"evaluate\.representation: 'both' is not one of"),
     (lambda d: d.update(surveys=["sim_gz2", "nope"]), r"surveys: 'nope' has no block under survey:"),
     (lambda d: d.update(sed=1), r"sed: unknown key"),
+    (lambda d: d["models"]["demo"].update(branches="resnet"), r"models\.demo\.branches: 'resnet' is not one of \['fusion', 'cnn', 'vit'\]"),
+    (lambda d: d["ablation"].update(branches=["cnn", "transformer"]), r"ablation\.branches\.1: 'transformer' is not one of"),
+    (lambda d: d["ablation"].update(branches=["cnn", "fusion"]), r"ablation\.branches: 'fusion' is the survey's own encoder"),
+    (lambda d: d["ablation"].update(surveys=["sim_gz2", "decals"]), r"ablation\.surveys\.1: 'decals' is not one of the surveys dvc repro runs"),
+    (lambda d: d["label_efficiency"].update(surveys=["gz2"]), r"label_efficiency\.surveys\.0: 'gz2' is not one of the surveys"),
+    (lambda d: d["label_efficiency"].update(sizes=[64, 0]), r"label_efficiency\.sizes\.1: 0 must be positive"),
+    (lambda d: d["survey"]["sim_gz2"]["cluster"].update(threshold=0), r"survey\.sim_gz2\.cluster\.threshold: 0.0 must be positive"),
+    (lambda d: d["cluster"].update(linkage="ward", metric="cosine"), r"cluster\.metric: linkage 'ward' needs metric 'euclidean'"),
 ])
 def test_errors_name_the_key(raw, edit, key):
     with pytest.raises(ConfigError, match=key):

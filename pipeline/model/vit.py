@@ -14,11 +14,20 @@ class Attention(nn.Module):
         self.heads = heads
         self.qkv = nn.Linear(dim, 3 * dim, bias=False)
         self.out = nn.Linear(dim, dim)
+        # Opt-in for attribution (pipeline/attribution.py): the attention probabilities are then
+        # computed explicitly and kept, in the autograd graph, in `probs` (B, heads, T, T).  Off,
+        # the fused kernel runs and nothing is kept, so training is unchanged.
+        self.keep_probs = False
+        self.probs: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, D)
         q, k, v = rearrange(self.qkv(x), "b t (three h d) -> three b h t d", three=3, h=self.heads)
-        # Fused attention kernel: flash/memory-efficient on GPU, plain math on CPU.
-        y = F.scaled_dot_product_attention(q, k, v)
+        if self.keep_probs:
+            self.probs = (q @ k.transpose(-2, -1) * q.shape[-1] ** -0.5).softmax(-1)
+            y = self.probs @ v
+        else:
+            # Fused attention kernel: flash/memory-efficient on GPU, plain math on CPU.
+            y = F.scaled_dot_product_attention(q, k, v)
         return self.out(rearrange(y, "b h t d -> b t (h d)"))
 
 

@@ -79,3 +79,20 @@ def sql_path(release: int) -> str:
 
 def cutout_path(release: int) -> str:
     return CUTOUT_PATH.format(release=release)
+
+
+def pawlikmorph_tables(rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """SkyServer's ``PawlikMorph`` (MaNGA DR15 targets, keyed by ``plateifu``, no objid) and the
+    ``mangaDrpAll`` rows that place them, from ``rows`` (plateifu, objra, objdec, A, G, M20, sb0,
+    reff, n, warningflag): the server's column names, with a few of their neighbours (``As``,
+    ``S``, ``mag``; ``ifura``/``ifudec``, the IFU's centre, a little off the target's) so that a
+    query reading the wrong column reads wrong values."""
+    mangaid = [f"1-{100000 + i}" for i in range(len(rows))]
+    morph = pd.DataFrame({"mangaID": mangaid, "plateifu": rows["plateifu"], "A": rows["A"], "As": 0.5, "S": 0.1,
+                          "G": rows["G"], "M20": rows["M20"], "mag": 16.0, "sb0": rows["sb0"],
+                          "reff": rows["reff"], "n": rows["n"], "warningflag": rows["warningflag"]})
+    drp = pd.DataFrame({"plate": [int(p.split("-")[0]) for p in rows["plateifu"]],
+                        "ifudsgn": [p.split("-")[1] for p in rows["plateifu"]], "plateifu": rows["plateifu"],
+                        "mangaid": mangaid, "objra": rows["objra"], "objdec": rows["objdec"],
+                        "ifura": rows["objra"] + 0.01, "ifudec": rows["objdec"] - 0.01})
+    return {"PawlikMorph": morph, "mangaDrpAll": drp}

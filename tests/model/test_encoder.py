@@ -66,3 +66,60 @@ def test_same_seed_same_weights():
 def test_patch_must_divide_image():
     with pytest.raises(ValueError, match="multiple of the ViT patch"):
         build_encoder(load_params().models["demo"], 42, seed=0)
+
+
+@pytest.mark.parametrize("branches,present,absent", [("cnn", "cnn", "vit"), ("vit", "vit", "cnn")])
+def test_single_branch_encoders_leave_the_other_branch_out(branches, present, absent):
+    """The ablation's CL_Res18 / CL_ViT (paper Fig. 6): one branch, its features alone."""
+    from dataclasses import replace
+
+    cfg = load_params().models["demo"]
+    fusion = build_encoder(cfg, 40, seed=0).eval()
+    single = build_encoder(replace(cfg, branches=branches), 40, seed=0).eval()
+    assert getattr(single, absent) is None
+    assert not any(name.startswith(absent + ".") for name in single.state_dict())
+    x = torch.randn(2, 3, 40, 40)
+    with torch.no_grad():
+        alone = getattr(single, present)(x)
+        assert single.backbone(x).shape == (2, alone.shape[1]) and torch.equal(single.backbone(x), alone)
+        assert single(x).shape == fusion(x).shape
+        assert fusion.backbone(x).shape[1] == fusion.cnn.out_dim + fusion.vit.out_dim
+
+
+def test_fusion_weights_do_not_depend_on_the_branches_key():
+    """``branches: fusion`` builds what the encoder was before the key existed: the same seed
+    gives the same weights whether the key is written or left to its default."""
+    from dataclasses import asdict
+
+    from pipeline.config import parse
+    from pipeline.params import Model
+
+    raw = asdict(load_params().models["demo"])
+    raw.pop("branches")
+    a = build_encoder(parse(Model, raw, "models.demo"), 40, seed=3).state_dict()
+    b = build_encoder(load_params().models["demo"], 40, seed=3).state_dict()
+    assert list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_residual_block_equals_torchvisions(stride):
+    """Our BasicBlock (kept out of torchvision for import time) against torchvision's, the oracle:
+    same parameter names, same initial weights for a seed, same output in train and eval mode."""
+    from torch import nn
+    from torchvision.models.resnet import BasicBlock as Reference
+
+    from pipeline.model.cnn import BasicBlock
+
+    def build(cls):
+        torch.manual_seed(stride)
+        in_ch = 8 if stride == 2 else 16
+        down = nn.Sequential(nn.Conv2d(in_ch, 16, 1, stride=2, bias=False), nn.BatchNorm2d(16)) if stride == 2 else None
+        return cls(in_ch, 16, stride=stride, downsample=down)
+
+    ours, ref = build(BasicBlock), build(Reference)
+    assert list(ours.state_dict()) == list(ref.state_dict())
+    assert all(torch.equal(ours.state_dict()[k], ref.state_dict()[k]) for k in ref.state_dict())
+    x = torch.randn(3, 8 if stride == 2 else 16, 10, 10)
+    for mode in (True, False):
+        ours.train(mode), ref.train(mode)
+        assert torch.allclose(ours(x), ref(x), atol=1e-6)
