@@ -131,7 +131,8 @@ def read_params(path: str | Path = "params.yaml") -> dict[str, Any]:
     if not path.exists():
         raise ConfigError(f"{path}: params file not found (run from the repository root)")
     try:
-        data = yaml.safe_load(path.read_text())
+        # libyaml's C loader when PyYAML has it: every stage reads the whole file
+        data = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):

@@ -7,10 +7,12 @@ lazily by name (``pipeline.surveys.SOURCES``), so a module that calls the factor
 from __future__ import annotations
 
 import ast
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from dvc.dependency.param import ParamsDependency
+import yaml
 from dvc.repo import Repo
 
 from pipeline.surveys import SOURCES
@@ -27,6 +29,22 @@ class DeclaredStage:
     module: str  # e.g. "stages.train"
     deps: tuple[str, ...]  # paths, relative to the repository root
     params: tuple[str, ...]  # dotted params.yaml keys
+
+
+#: Analyses whose survey list is empty by default (they train extra models): switched on for
+#: the repository's last default survey when resolving, so their stages are checked too.
+OPT_IN = ("ablation", "label_efficiency")
+
+
+def with_opt_in_analyses(root: Path, into: Path) -> Path:
+    """A DVC project in ``into`` with ``root``'s dvc.yaml and params.yaml, the opt-in analyses on."""
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    for block in OPT_IN:
+        params[block]["surveys"] = params["surveys"][-1:]
+    Repo.init(str(into), no_scm=True).close()
+    (into / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    shutil.copy(root / "dvc.yaml", into / "dvc.yaml")
+    return into
 
 
 def declared_stages(root: Path = ROOT) -> list[DeclaredStage]:

@@ -4,11 +4,15 @@ every code dependency it declares is one it imports.  The params half (each key 
 declared) needs the stages to run: tests/test_dvc_pipeline.py checks it on the tiny pipeline."""
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
 
-from tests.dvc_stages import ROOT, covered, declared_stages, holds_code, imported_files
+from tests.dvc_stages import ROOT, covered, declared_stages, holds_code, imported_files, with_opt_in_analyses
 
-STAGES = declared_stages()
+with tempfile.TemporaryDirectory() as _tmp:
+    STAGES = declared_stages(with_opt_in_analyses(ROOT, Path(_tmp)))
 
 
 @pytest.mark.parametrize("stage", STAGES, ids=lambda s: s.name)
