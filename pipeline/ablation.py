@@ -18,6 +18,7 @@ import pandas as pd  # noqa: E402
 
 from pipeline.config import ConfigError  # noqa: E402
 from pipeline.evaluate import evaluate_representation  # noqa: E402
+from pipeline.params import Knn  # noqa: E402
 
 FUSION = "fusion"
 #: The per-epoch validation series plotted (DVCLive's plots/metrics/<name>.tsv of each run).
@@ -25,10 +26,13 @@ CURVES = ("val_knn", "loss")
 LABELS = {"fusion": "fusion (CNN + ViT)", "cnn": "CNN only (CL_Res18)", "vit": "ViT only (CL_ViT)"}
 
 
-def scores(emb: dict[str, np.ndarray], representation: str, ks: list[int], k: int, classes: list[str]) -> dict:
-    """kNN accuracy for every k, NMI and ARI at ``k``, standard protocol (as `evaluate`)."""
-    r = evaluate_representation(emb[representation], emb["label_id"], emb["split"], ks, k, classes)
-    return {"knn": r["knn"], "nmi": r["nmi"], "ari": r["ari"]}
+def scores(emb: dict[str, np.ndarray], representation: str, ks: list[int], k: int, classes: list[str], *,
+           search: Knn | None = None) -> dict:
+    """kNN accuracy for every k, NMI and ARI at ``k``, standard protocol (as `evaluate`); with
+    ``search`` (params ``knn``) that made the kNN approximate, its recall (``search``)."""
+    r = evaluate_representation(emb[representation], emb["label_id"], emb["split"], ks, k, classes, search=search)
+    out = {"knn": r["knn"], "nmi": r["nmi"], "ari": r["ari"]}
+    return out | ({"search": r["search"]["knn"]} if "knn" in r.get("search", {}) else {})
 
 
 def read_curves(live_dir: Path) -> dict[str, pd.Series]:

@@ -4,7 +4,7 @@ of the ViT's class token over its patches.
 The target.  The encoder has no classifier head, so there is no class logit to explain.  Each
 map explains instead the cosine similarity of the galaxy's embedding (the representation the
 evaluation uses, ``evaluate.representation``: the unit projection by default) to the mean
-embedding of its labelled class over the train split (read from ``data/embed/<survey>.npz``):
+embedding of its labelled class over the train split (read from ``data/embed/<survey>/``):
 "what in this image makes the encoder place it near its class".  It is a scalar per galaxy,
 differentiable, and the kNN evaluation reads the same geometry (cosine on that representation).
 

@@ -13,8 +13,6 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, Mapping, TypeVar, Union
 
-import yaml
-
 from pipeline.errors import InputError
 
 T = TypeVar("T")
@@ -130,6 +128,8 @@ def read_params(path: str | Path = "params.yaml") -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: params file not found (run from the repository root)")
+    import yaml  # here: the GPU benchmark imports pipeline.params where PyYAML is not installed
+
     try:
         # libyaml's C loader when PyYAML has it: every stage reads the whole file
         data = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.evaluate import evaluate_representation
+from pipeline.params import Knn
 
 
 def subset_name(target: str, subset: str | None) -> str:
@@ -18,8 +19,9 @@ def subset_name(target: str, subset: str | None) -> str:
 
 
 def transfer_scores(features: np.ndarray, labels: np.ndarray, split: np.ndarray, classes: list[str],
-                    keep: list[str], ks: list[int], k: int) -> dict:
-    """kNN accuracy (both protocols at ``k``), NMI and ARI on the galaxies of classes ``keep``."""
+                    keep: list[str], ks: list[int], k: int, *, search: Knn | None = None) -> dict:
+    """kNN accuracy (both protocols at ``k``), NMI and ARI on the galaxies of classes ``keep``;
+    ``search`` (params ``knn``) and the approximate index's recall as in :func:`evaluate_representation`."""
     unknown = sorted(set(keep) - set(classes))
     if unknown:
         raise ValueError(f"class subset {keep} names classes {unknown} the target does not have {classes}")
@@ -27,5 +29,6 @@ def transfer_scores(features: np.ndarray, labels: np.ndarray, split: np.ndarray,
     rows = np.isin(labels, keep_ids)
     remap = np.full(len(classes), -1)
     remap[keep_ids] = np.arange(len(keep_ids))
-    r = evaluate_representation(features[rows], remap[labels[rows]], split[rows], ks, k, list(keep))
-    return {"knn": r["knn"][f"k{k}"], "knn_loo": r["knn_loo"][f"k{k}"], "nmi": r["nmi"], "ari": r["ari"]}
+    r = evaluate_representation(features[rows], remap[labels[rows]], split[rows], ks, k, list(keep), search=search)
+    scores = {"knn": r["knn"][f"k{k}"], "knn_loo": r["knn_loo"][f"k{k}"], "nmi": r["nmi"], "ari": r["ari"]}
+    return scores | ({"search": r["search"]} if "search" in r else {})

@@ -13,30 +13,42 @@ import torch
 import torch.nn.functional as F
 
 from pipeline import augment
+from pipeline.chunks import read_chunks
 from pipeline.metrics import knn_scores
+from pipeline.params import Knn
 from pipeline.prepare import Prepared
 
 
 def evaluate_representation(features: np.ndarray, labels: np.ndarray, split: np.ndarray, ks: list[int],
-                            k: int, classes: list[str]) -> dict:
-    """Scores of both protocols; ``pred`` (test-split predictions at ``k``) for the confusion plot."""
+                            k: int, classes: list[str], *, search: Knn | None = None) -> dict:
+    """Scores of both protocols; ``pred`` (test-split predictions at ``k``) for the confusion plot.
+
+    ``search``: params ``knn`` (None: exact).  Where it made a search approximate, ``search``
+    maps that protocol's key (``knn``, ``knn_loo``, ``knn_val``) to the index's recall.
+    """
     bank, test, val = split == "train", split == "test", split == "val"
-    std = knn_scores(features[bank], labels[bank], features[test], labels[test], ks, k, classes)
+    std = knn_scores(features[bank], labels[bank], features[test], labels[test], ks, k, classes, search=search)
     loo = knn_scores(features[test], labels[test], features[test], labels[test], ks, k, classes,
-                     exclude_self=True)
-    on_val = knn_scores(features[bank], labels[bank], features[val], labels[val], ks, k, classes) if val.any() else None
-    return {
+                     exclude_self=True, search=search)
+    on_val = (knn_scores(features[bank], labels[bank], features[val], labels[val], ks, k, classes, search=search)
+              if val.any() else None)
+    result = {
         "knn": std["knn"], "knn_loo": loo["knn"], "knn_val": on_val["knn"] if on_val else None,
         "nmi": std["nmi"], "ari": std["ari"], "nmi_loo": loo["nmi"], "ari_loo": loo["ari"],
         "recall": std["recall"], "confusion": std["confusion"], "pred": std["pred"],
     }
+    approximate = {key: r["search"] for key, r in (("knn", std), ("knn_loo", loo), ("knn_val", on_val))
+                   if r is not None and "search" in r}
+    if approximate:
+        result["search"] = approximate
+    return result
 
 
-def pixel_features(prepared: Prepared, window: int, side: int) -> np.ndarray:
+def pixel_features(prepared: Prepared, window: int, side: int, chunk_images: int = 8192) -> np.ndarray:
     """Raw-pixel baseline: the centred evaluation window, area-downsampled to side x side, flattened."""
     out = []
-    for start in range(0, len(prepared.images), 512):
-        x = augment.to_float(torch.from_numpy(np.array(prepared.images[start:start + 512])))
+    for chunk in read_chunks(prepared.images, np.arange(len(prepared.images)), chunk_images):
+        x = augment.to_float(chunk)
         s = x.shape[-1]
         top = (s - window) // 2
         x = x[..., top:top + window, top:top + window]

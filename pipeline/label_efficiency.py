@@ -33,7 +33,7 @@ from pipeline.config import ConfigError  # noqa: E402
 from pipeline.errors import InputError  # noqa: E402
 from pipeline.knn import knn_predict  # noqa: E402
 from pipeline.metrics import accuracy  # noqa: E402
-from pipeline.params import LabelEfficiency  # noqa: E402
+from pipeline.params import Knn, LabelEfficiency  # noqa: E402
 from pipeline.prepare import Prepared  # noqa: E402
 from pipeline.supervised import Setup, predict, train_classifier  # noqa: E402
 
@@ -84,11 +84,13 @@ def notes(subset: Subset, survey: str) -> list[str]:
 
 
 def knn_accuracy(bank: np.ndarray, bank_labels: np.ndarray, queries: np.ndarray, query_labels: np.ndarray,
-                 k: int, n_classes: int) -> float:
+                 k: int, n_classes: int, *, search: Knn | None = None) -> tuple[float, dict | None]:
     """Test accuracy (%) of the kNN (pipeline/knn.py: cosine, majority, ties to the lowest class)
-    with the subset as bank; ``k`` is capped at the bank's size."""
+    with the subset as bank; ``k`` is capped at the bank's size.  Second: the approximate index's
+    recall where ``search`` (params ``knn``) made the kNN approximate, else None."""
     k = min(k, len(bank))
-    return accuracy(knn_predict(bank, bank_labels, queries, [k], n_classes)[k], query_labels)
+    preds, recall = knn_predict(bank, bank_labels, queries, [k], n_classes, search=search)
+    return accuracy(preds[k], query_labels), recall.as_dict() if recall else None
 
 
 def linear_accuracy(bank: np.ndarray, bank_labels: np.ndarray, queries: np.ndarray, query_labels: np.ndarray,
@@ -141,9 +143,10 @@ def supervised_accuracy(images: np.ndarray, labels: np.ndarray, test_images: np.
 
 def curve(prepared: Prepared, features: np.ndarray, classes: list[str], le: LabelEfficiency, setup: Setup,
           checkpoints: Path, device: torch.device, survey: str,
-          say: Callable[[str], None] = progress.write) -> dict[str, dict]:
+          say: Callable[[str], None] = progress.write, search: Knn | None = None) -> dict[str, dict]:
     """Per label budget (key ``str(size)``): ``supervised``, ``knn``, ``linear`` test accuracy (%),
-    ``n_used`` and ``capped``.  ``features``: the frozen representation, one row per prepared galaxy."""
+    ``n_used`` and ``capped`` (and ``knn_search``, the recall, where ``search``, params ``knn``, made
+    the kNN approximate).  ``features``: the frozen representation, one row per prepared galaxy."""
     split = prepared.index["split"].to_numpy()
     labels = prepared.index["label_id"].to_numpy()
     train, test = np.flatnonzero(split == "train"), np.flatnonzero(split == "test")
@@ -164,12 +167,15 @@ def curve(prepared: Prepared, features: np.ndarray, classes: list[str], le: Labe
         sup, reused = supervised_accuracy(np.asarray(prepared.images[rows]), bank_labels, test_images, labels[test],
                                           setup, checkpoints / f"{subset.size}.json", device,
                                           f"supervised, {len(rows)} labels", known)
+        knn, knn_search = knn_accuracy(bank, bank_labels, features[test], labels[test], le.k, len(classes),
+                                       search=search)
         results[str(subset.size)] = {
             "supervised": sup,
-            "knn": knn_accuracy(bank, bank_labels, features[test], labels[test], le.k, len(classes)),
+            "knn": knn,
             "linear": linear_accuracy(bank, bank_labels, features[test], labels[test], le.linear_c),
             "n_used": len(rows),
             "capped": subset.capped,
+            **({"knn_search": knn_search} if knn_search else {}),
         }
         r = results[str(subset.size)]
         say(f"{survey}: {len(rows)} labels: supervised {r['supervised']:.2f}%{' (reused)' if reused else ''}, "

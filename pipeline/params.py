@@ -109,10 +109,15 @@ class Train:
     weight_decay: float
     temperature: float
     threads: int
+    devices: int = 1        # processes (one GPU each) of one run; more than 1 runs under torchrun
+    nodes: int = 1          # machines, each with ``devices`` processes
+    compile: bool = False   # torch.compile the encoder (GPU runs; a compile costs minutes up front)
 
     def validate(self, path: str) -> None:
-        for name in ("epochs", "batch_size", "lr", "temperature", "threads"):
+        for name in ("epochs", "batch_size", "lr", "temperature", "threads", "devices", "nodes"):
             check_positive(getattr(self, name), f"{path}.{name}")
+        require(self.batch_size % (self.devices * self.nodes) == 0, f"{path}.batch_size",
+                f"{self.batch_size} must divide evenly over devices x nodes = {self.devices * self.nodes}")
         require(self.batch_size >= 2, f"{path}.batch_size", "needs at least 2 images for negatives")
         check_fraction(self.lr_final_factor, f"{path}.lr_final_factor")
         check_fraction(self.momentum, f"{path}.momentum")
@@ -212,6 +217,16 @@ class Model:
 
 
 @dataclass(frozen=True)
+class Io:
+    """How much of the prepared images is held in host memory (pipeline/chunks.py)."""
+
+    chunk_images: int  # prepared images read at a time (one more chunk is prefetched)
+
+    def validate(self, path: str) -> None:
+        check_positive(self.chunk_images, f"{path}.chunk_images")
+
+
+@dataclass(frozen=True)
 class Evaluate:
     """kNN / NMI / ARI evaluation (paper Sect. 4.2-4.3)."""
 
@@ -227,6 +242,56 @@ class Evaluate:
         require(self.k in self.ks, f"{path}.k", f"{self.k} must be one of ks {list(self.ks)}")
         check_positive(self.pixel_baseline_size, f"{path}.pixel_baseline_size")
         check_positive(self.batch_size, f"{path}.batch_size")
+
+
+@dataclass(frozen=True)
+class KnnIvf:
+    """faiss IndexIVFFlat: ``nlist`` inverted lists (0 = a rule from the bank size,
+    pipeline/knn.py), ``nprobe`` of them searched per query, the coarse quantizer trained by
+    spherical k-means on ``train_per_list`` seeded bank items per list."""
+
+    nlist: int
+    nprobe: int
+    train_per_list: int
+
+    def validate(self, path: str) -> None:
+        require(self.nlist >= 0, f"{path}.nlist", f"{self.nlist} must be >= 0 (0: from the bank size)")
+        check_positive(self.nprobe, f"{path}.nprobe")
+        # faiss's k-means warns below 39 points per centroid: the lists come out badly balanced
+        require(self.train_per_list >= 39, f"{path}.train_per_list", f"{self.train_per_list} must be at least 39")
+
+
+@dataclass(frozen=True)
+class KnnHnsw:
+    """faiss IndexHNSWFlat: ``m`` graph neighbours per node, ``ef_construction`` and
+    ``ef_search`` candidates kept while building and searching."""
+
+    m: int
+    ef_construction: int
+    ef_search: int
+
+    def validate(self, path: str) -> None:
+        for name in ("m", "ef_construction", "ef_search"):
+            check_positive(getattr(self, name), f"{path}.{name}")
+
+
+@dataclass(frozen=True)
+class Knn:
+    """kNN search at scale (issue 11): exact up to ``approx_above`` bank items, above that the
+    approximate ``index``, its recall@k against the exact search measured on ``recall_sample``
+    queries; queries are searched ``query_chunk`` at a time."""
+
+    approx_above: int
+    index: Literal["ivf", "hnsw"]
+    ivf: KnnIvf
+    hnsw: KnnHnsw
+    recall_sample: int
+    query_chunk: int
+
+    def validate(self, path: str) -> None:
+        require(self.approx_above >= 0, f"{path}.approx_above", f"{self.approx_above} must be >= 0")
+        check_positive(self.recall_sample, f"{path}.recall_sample")
+        check_positive(self.query_chunk, f"{path}.query_chunk")
 
 
 @dataclass(frozen=True)
@@ -408,6 +473,8 @@ class Params:
     augment: dict[str, Augment]
     models: dict[str, Model]
     evaluate: Evaluate
+    io: Io
+    knn: Knn
     cross: Cross
     cluster: Cluster
     morphology: Morphology

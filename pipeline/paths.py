@@ -50,16 +50,16 @@ def train_live_dir(survey: str) -> Path:
     return METRICS / "train" / survey
 
 
-def embeddings_file(survey: str) -> Path:
-    return DATA / "embed" / f"{survey}.npz"
+def embeddings_dir(survey: str) -> Path:
+    return DATA / "embed" / survey
 
 
 def evaluate_metrics(survey: str) -> Path:
     return METRICS / "evaluate" / f"{survey}.json"
 
 
-def cross_embeddings_file(model: str, target: str) -> Path:
-    return DATA / "cross" / f"{model}-{target}.npz"
+def cross_embeddings_dir(model: str, target: str) -> Path:
+    return DATA / "cross" / f"{model}-{target}"
 
 
 def cross_scores_file(model: str, target: str) -> Path:
@@ -116,8 +116,8 @@ def ablation_model_file(survey: str, branch: str) -> Path:
     return ablation_dir(survey, branch) / "model.pt"
 
 
-def ablation_embeddings_file(survey: str, branch: str) -> Path:
-    return ablation_dir(survey, branch) / "embeddings.npz"
+def ablation_embeddings_dir(survey: str, branch: str) -> Path:
+    return ablation_dir(survey, branch) / "embeddings"
 
 
 def ablation_checkpoint(survey: str, branch: str) -> Path:

@@ -22,17 +22,21 @@ from typing import Callable
 import numpy as np
 import torch
 
-from pipeline import augment, progress
+from pipeline import progress
+from pipeline.chunks import chunk_length
+from pipeline.distributed import Rank, barrier, broadcast, pick_device, wrap
 from pipeline.embed import embed_images
-from pipeline.loss import nt_xent
+from pipeline.epoch import StepConfig, epoch_rows, global_batch, run_epoch
 from pipeline.metrics import knn_scores
 from pipeline.model import FusionEncoder, build_encoder
-from pipeline.params import Augment, Evaluate, Image, Model, Train
+from pipeline.params import Augment, Evaluate, Image, Knn, Model, Train
 from pipeline.prepare import Prepared
 
 EpochLog = Callable[[dict[str, float]], None]
 #: The ``evaluate`` keys the per-epoch validation kNN reads.
 MONITOR_KEYS = ("k", "representation", "batch_size")
+#: The ``train`` keys that say how a run is laid out on devices, not what it computes.
+LAYOUT_KEYS = ("devices", "nodes", "compile")
 
 
 @dataclass
@@ -47,11 +51,15 @@ class Setup:
     classes: list[str]
     seed: int
     data_digest: str = field(default="")
+    knn: Knn | None = None  # the search behind the val-split kNN (None: exact)
 
     def fingerprint(self) -> str:
         # Of the evaluate block, training reads only what its val-split monitor uses (dvc.yaml
         # declares just these: a new k list for the evaluate stage does not restart training).
+        # How many devices run it, and whether it is compiled, change no result: a run may resume
+        # with a different layout (pipeline/distributed.py).
         fields = {**asdict(replace(self, evaluate=None)),
+                  "train": {key: value for key, value in asdict(self.train).items() if key not in LAYOUT_KEYS},
                   "evaluate": {key: getattr(self.evaluate, key) for key in MONITOR_KEYS}}
         blob = json.dumps(fields, sort_keys=True, default=list)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -66,10 +74,6 @@ def data_digest(prepared: Prepared) -> str:
     return h.hexdigest()[:16]
 
 
-def pick_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def epoch_lr(epoch: int, cfg: Train) -> float:
     """Cosine decay from lr towards lr * lr_final_factor, set once per epoch (as the reference).
 
@@ -81,17 +85,19 @@ def epoch_lr(epoch: int, cfg: Train) -> float:
     return low + (cfg.lr - low) * (1 + math.cos(math.pi * epoch / cfg.epochs)) / 2
 
 
-def validate(model: FusionEncoder, prepared: Prepared, setup: Setup, device: torch.device) -> dict[str, float]:
+def validate(model: FusionEncoder, prepared: Prepared, setup: Setup, device: torch.device, *,
+             chunk_images: int = 8192) -> dict[str, float]:
     """kNN accuracy, NMI, ARI at ``evaluate.k``: train split as bank, val split as queries."""
     used = np.flatnonzero(prepared.index["split"].isin(["train", "val"]).to_numpy())  # not test
     split = prepared.index["split"].to_numpy()[used]
     labels = prepared.index["label_id"].to_numpy()[used]
-    backbone, projection = embed_images(model, prepared.images[used], setup.image.input_size, prepared.mean,
-                                        prepared.std, setup.evaluate.batch_size, device)
+    backbone, projection = embed_images(model, prepared.images, setup.image.input_size, prepared.mean,
+                                        prepared.std, setup.evaluate.batch_size, device, rows=used,
+                                        chunk_images=chunk_images)
     feats = backbone if setup.evaluate.representation == "backbone" else projection
     bank, val = split == "train", split == "val"
     k = min(setup.evaluate.k, int(bank.sum()))
-    scores = knn_scores(feats[bank], labels[bank], feats[val], labels[val], [k], k, setup.classes)
+    scores = knn_scores(feats[bank], labels[bank], feats[val], labels[val], [k], k, setup.classes, search=setup.knn)
     return {"val_knn": scores["knn"][f"k{k}"], "val_nmi": scores["nmi"], "val_ari": scores["ari"]}
 
 
@@ -109,68 +115,82 @@ def _load_checkpoint(path: Path, fingerprint: str) -> dict | None:
     return state if state.get("fingerprint") == fingerprint else None
 
 
+def _resume_state(checkpoint: Path, fingerprint: str, rank: Rank) -> dict | None:
+    """Rank 0 reads the checkpoint, every rank gets it (the others may be on other machines)."""
+    return broadcast(_load_checkpoint(checkpoint, fingerprint) if rank.is_main else None, rank)
+
+
 def train(prepared: Prepared, setup: Setup, checkpoint: Path, log: EpochLog,
-          device: torch.device | None = None) -> tuple[FusionEncoder, list[dict[str, float]]]:
+          device: torch.device | None = None, *, chunk_images: int = 8192,
+          rank: Rank = Rank()) -> tuple[FusionEncoder, list[dict[str, float]]]:
     """Train (or resume) and return the model and the per-epoch history.
 
-    ``log`` receives every epoch's metrics, replayed from the checkpoint on resume, so a
-    resumed run logs the same history as an uninterrupted one.
+    ``log`` receives every epoch's metrics after its checkpoint is written, replayed from the
+    checkpoint on resume, so a resumed run logs the same history as an uninterrupted one; with
+    several ranks every rank receives rank 0's rows.  The checkpoint does not depend on the
+    number of ranks: a run may resume on more or fewer devices.  Host memory holds at most two
+    chunks of ``chunk_images`` prepared images.
     """
     device = device or pick_device()
     cfg = setup.train
     # channels-last: the convolutions' fast layout on CPUs (about 1.2x here) and GPUs alike
     model = build_encoder(setup.model, setup.image.input_size, setup.seed).to(device, memory_format=torch.channels_last)
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     fingerprint = setup.fingerprint()
-    history: list[dict[str, float]] = []
-    state = _load_checkpoint(checkpoint, fingerprint)
+    state = _resume_state(checkpoint, fingerprint, rank)
     if state is not None:
         model.load_state_dict(state["model"])
+    net = wrap(model, rank, device)  # DDP + synced BatchNorm when there are several ranks
+    # fused: one kernel for the whole step on GPUs; the CPU keeps PyTorch's default, bit for bit
+    opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                          fused=device.type == "cuda")
+    history: list[dict[str, float]] = []
+    if state is not None:
         opt.load_state_dict(state["optimizer"])
         history = state["history"]
-        progress.write(f"resuming from epoch {len(history)} of {cfg.epochs} ({checkpoint})")
+        if rank.is_main:
+            progress.write(f"resuming from epoch {len(history)} of {cfg.epochs} ({checkpoint})")
         for row in history:
             log(row)
+    if cfg.compile:
+        net = torch.compile(net)
 
-    train_rows = np.flatnonzero(prepared.index["split"].to_numpy() == "train")
-    images = torch.from_numpy(np.ascontiguousarray(prepared.images[train_rows])).to(device)  # (N, S, S, 3)
-    batch = min(cfg.batch_size, len(train_rows))
+    split = prepared.index["split"].to_numpy()
+    train_rows = np.flatnonzero(split == "train")
+    batch = global_batch(cfg.batch_size, len(train_rows), rank)
+    local = batch // rank.world
     steps = max(1, len(train_rows) // batch)  # drop the ragged last batch: BatchNorm needs size
-    use_bf16 = device.type == "cuda"
+    step_cfg = StepConfig(local, chunk_length(chunk_images, local), setup.image.input_size, setup.augment,
+                          prepared.mean, prepared.std, cfg.temperature)
 
     for epoch in range(len(history), cfg.epochs):
         gen = torch.Generator(device=device).manual_seed(setup.seed * 1000 + epoch)
+        order = torch.randperm(len(train_rows), generator=gen, device=device).cpu().numpy()  # every rank alike
+        if rank.rank:  # then each rank its own augmentations (rank 0 continues the one-device stream)
+            gen.manual_seed((setup.seed * 1000 + epoch) * 1009 + rank.rank)
+        rows = train_rows[epoch_rows(order, steps, batch, rank)]
         lr = epoch_lr(epoch, cfg)
         for group in opt.param_groups:
             group["lr"] = lr
-        model.train()
-        order = torch.randperm(len(train_rows), generator=gen, device=device)
-        losses = []
+        net.train()
         start = time.perf_counter()
         # inner: in a log, the epoch's summary line below says all the bar would
-        bar = progress.progress(range(steps), desc=f"train epoch {epoch + 1}/{cfg.epochs}", unit="step",
-                                leave=False, inner=True)
-        for step in bar:
-            x = augment.to_float(images[order[step * batch:(step + 1) * batch]])  # (B, 3, S, S)
-            v1 = augment.view(x, setup.image.input_size, setup.augment, prepared.mean, prepared.std, gen)
-            v2 = augment.view(x, setup.image.input_size, setup.augment, prepared.mean, prepared.std, gen)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                z = model(torch.cat([v1, v2]).contiguous(memory_format=torch.channels_last))  # (2B, P)
-            loss = nt_xent(z[:batch], z[batch:], temperature=cfg.temperature)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-            bar.set_postfix(loss=f"{losses[-1]:.3f}",
-                            img_s=f"{(step + 1) * batch / (time.perf_counter() - start):.0f}")
+        with progress.progress(total=steps, desc=f"train epoch {epoch + 1}/{cfg.epochs}", unit="step",
+                               leave=False, inner=True, disable=None if rank.is_main else True) as bar:
+            losses = run_epoch(net, opt, prepared.images, rows, step_cfg, gen, rank, device, on_step=bar.update)
+        # float64 before the mean: the same number as averaging the steps' Python floats
+        epoch_loss = float(np.mean(losses.double().cpu().numpy()))
         # Speed goes to the console only: metrics must be identical across identical runs.
-        progress.write(f"epoch {epoch + 1}/{cfg.epochs}: loss {np.mean(losses):.4f}, "
-                       f"{steps * batch / (time.perf_counter() - start):.0f} images/s")
-        row = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "lr": lr}
-        if (prepared.index["split"] == "val").any():
-            row.update(validate(model, prepared, setup, device))
+        if rank.is_main:
+            progress.write(f"epoch {epoch + 1}/{cfg.epochs}: loss {epoch_loss:.4f}, "
+                           f"{steps * batch / (time.perf_counter() - start):.0f} images/s")
+        row = {"epoch": epoch + 1, "loss": epoch_loss, "lr": lr}
+        if rank.is_main and (split == "val").any():
+            row.update(validate(model, prepared, setup, device, chunk_images=chunk_images))
+        row = broadcast(row, rank)
         history.append(row)
+        if rank.is_main:
+            _save_checkpoint(checkpoint, {"fingerprint": fingerprint, "model": model.state_dict(),
+                                          "optimizer": opt.state_dict(), "history": history})
+        barrier(rank)  # nobody runs ahead of the checkpoint
         log(row)
-        _save_checkpoint(checkpoint, {"fingerprint": fingerprint, "model": model.state_dict(),
-                                      "optimizer": opt.state_dict(), "history": history})
     return model, history

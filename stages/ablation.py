@@ -10,13 +10,13 @@ from stages.common import survey_stage, write_json
 
 def run(name: str, survey: Survey, params: Params) -> None:
     ev = params.evaluate
-    sources = {FUSION: (paths.embeddings_file(name), paths.train_live_dir(name))}
+    sources = {FUSION: (paths.embeddings_dir(name), paths.train_live_dir(name))}
     for branch in params.ablation.branches:
-        sources[branch] = (paths.ablation_embeddings_file(name, branch), paths.ablation_live_dir(name, branch))
+        sources[branch] = (paths.ablation_embeddings_dir(name, branch), paths.ablation_live_dir(name, branch))
     metrics, curves = {}, {}
     for encoder, (embeddings, live_dir) in sources.items():
         metrics[encoder] = scores(load_embeddings(embeddings), ev.representation, list(ev.ks), ev.k,
-                                  list(survey.classes))
+                                  list(survey.classes), search=params.knn)
         curves[encoder] = read_curves(live_dir)
     write_json(paths.ablation_metrics(name), metrics)
     plot_curves(curves, name, paths.ablation_plot(name))

@@ -12,12 +12,12 @@ import torch
 
 from pipeline import paths, prepare
 from pipeline.config import ConfigError
-from pipeline.embed import embed_images
-from pipeline.embeddings import save_embeddings
+from pipeline.embed import embed_chunks
+from pipeline.embeddings import write_embeddings
 from pipeline.model import load_encoder
 from pipeline.params import Params
 from pipeline.params_reads import not_a_dependency
-from pipeline.train import pick_device
+from pipeline.distributed import pick_device
 from stages.common import stage_main
 from stages.train import fit, setup_for
 
@@ -42,13 +42,13 @@ def run(name: str, branch: str, params: Params) -> None:
     setup = replace(setup, model=replace(setup.model, branches=branch))
     model_file = paths.ablation_model_file(name, branch)
     fit(prepared, setup, model_name, paths.ablation_checkpoint(name, branch), paths.ablation_live_dir(name, branch),
-        model_file)
+        model_file, chunk_images=params.io.chunk_images)
     device = pick_device()
     model = load_encoder(str(model_file), device)
-    backbone, projection = embed_images(model, prepared.images, survey.image.input_size, prepared.mean,
-                                        prepared.std, params.evaluate.batch_size, device)
-    save_embeddings(paths.ablation_embeddings_file(name, branch), prepared.index, backbone, projection)
-    print(f"{name}: {branch}-only encoder trained and embedded ({backbone.shape[1]}-d backbone)")
+    write_embeddings(paths.ablation_embeddings_dir(name, branch), prepared.index,
+                     embed_chunks(model, prepared.images, survey.image.input_size, prepared.mean, prepared.std,
+                                  params.evaluate.batch_size, device, chunk_images=params.io.chunk_images))
+    print(f"{name}: {branch}-only encoder trained and embedded")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,7 +21,7 @@ def run(name: str, survey: Survey, params: Params) -> None:
     encoder = load_encoder(str(paths.model_file(name)), torch.device("cpu"))
     classes = list(survey.classes)
     figure, shown = attribute(encoder, prepare.load(paths.prepared_dir(name)),
-                              load_embeddings(paths.embeddings_file(name)), classes,
+                              load_embeddings(paths.embeddings_dir(name)), classes,
                               params.evaluate.representation, params.attribution.galaxies_per_class,
                               params.seed, name)
     out = paths.attribution_dir(name)

@@ -15,7 +15,7 @@ def run(name: str, survey: Survey, params: Params) -> None:
     config = params.cluster
     classes = list(survey.classes)
     threshold = survey.cluster.threshold
-    test = galaxies_to_cluster(load_embeddings(paths.embeddings_file(name)), config.representation, name)
+    test = galaxies_to_cluster(load_embeddings(paths.embeddings_dir(name)), config.representation, name)
     labels = test["label_id"]
     clusters = cluster_vectors(test["vectors"], config, threshold, f"survey.{name}.cluster.threshold")
     metrics = scores(clusters.clusters, labels, classes, threshold)

@@ -1,16 +1,18 @@
 """Stage `cross@<model>-<target>`: the model of one survey on another survey's galaxies (Fig. 11)."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from pipeline import paths, prepare
+from pipeline.config import ConfigError
 from pipeline.cross import subset_name, transfer_scores
 from pipeline.embed import embed_images
 from pipeline.embeddings import save_embeddings
 from pipeline.errors import InputError
 from pipeline.model import load_encoder
 from pipeline.params import Params, survey_params
-from pipeline.train import pick_device
+from pipeline.distributed import pick_device
 from stages.common import stage_main, write_json
 
 
@@ -23,10 +25,11 @@ def run(model_name: str, target: str, params: Params) -> None:
     prepared = prepare.load(paths.prepared_dir(target))
     keep = prepared.index["split"].isin(["train", "test"]).to_numpy()
     model = load_encoder(str(paths.model_file(model_name)), device)
-    backbone, projection = embed_images(model, prepared.images[keep], target_survey.image.input_size,
-                                        prepared.mean, prepared.std, params.evaluate.batch_size, device)
+    backbone, projection = embed_images(model, prepared.images, target_survey.image.input_size,
+                                        prepared.mean, prepared.std, params.evaluate.batch_size, device,
+                                        rows=np.flatnonzero(keep), chunk_images=params.io.chunk_images)
     index = prepared.index[keep]
-    save_embeddings(paths.cross_embeddings_file(model_name, target), index, backbone, projection)
+    save_embeddings(paths.cross_embeddings_dir(model_name, target), index, backbone, projection)
     cfg = params.cross
     classes = list(target_survey.classes)
     features = backbone if cfg.representation == "backbone" else projection
@@ -36,7 +39,9 @@ def run(model_name: str, target: str, params: Params) -> None:
     for subset, keep_classes in subsets.items():
         try:
             scores[subset_name(target, subset)] = transfer_scores(
-                features, labels, split, classes, keep_classes, [cfg.k], cfg.k)
+                features, labels, split, classes, keep_classes, [cfg.k], cfg.k, search=params.knn)
+        except ConfigError:
+            raise  # a knn params error names its own key
         except ValueError as exc:
             raise InputError(f"cross.subsets.{target}.{subset}: {exc}") from None
     write_json(paths.cross_scores_file(model_name, target), scores)

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import torch
 
-from pipeline import paths, prepare
-from pipeline.embed import embed_images
-from pipeline.embeddings import save_embeddings
+from pipeline import paths, prepare, progress
+from pipeline.embed import embed_chunks
+from pipeline.embeddings import write_embeddings
 from pipeline.model import load_encoder
 from pipeline.params import Params, Survey
-from pipeline.train import pick_device
+from pipeline.distributed import pick_device
 from stages.common import survey_stage
 
 
@@ -17,11 +17,16 @@ def run(name: str, survey: Survey, params: Params) -> None:
     device = pick_device()
     prepared = prepare.load(paths.prepared_dir(name))
     model = load_encoder(str(paths.model_file(name)), device)
-    backbone, projection = embed_images(model, prepared.images, survey.image.input_size, prepared.mean,
-                                        prepared.std, params.evaluate.batch_size, device)
-    save_embeddings(paths.embeddings_file(name), prepared.index, backbone, projection)
-    print(f"{name}: embedded {len(backbone)} galaxies: backbone {backbone.shape[1]}-d, "
-          f"projection {projection.shape[1]}-d")
+    chunks = embed_chunks(model, prepared.images, survey.image.input_size, prepared.mean, prepared.std,
+                          params.evaluate.batch_size, device, chunk_images=params.io.chunk_images)
+    with progress.progress(total=len(prepared.index), desc=f"embed {name}", unit="galaxy") as bar:
+        def counted():
+            for chunk in chunks:
+                yield chunk
+                bar.update(len(chunk[0]))
+
+        write_embeddings(paths.embeddings_dir(name), prepared.index, counted())
+    print(f"{name}: embedded {len(prepared.index)} galaxies into {paths.embeddings_dir(name)}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -207,7 +207,7 @@ def _workspace(branches: str) -> tuple[pd.DataFrame, list[str]]:
     torch.save({"model": encoder.state_dict(), "model_name": "tiny", "model_cfg": dataclasses.asdict(cfg),
                 "image_size": 16}, paths.model_file("sim_decals"))
     backbone, projection = embed_images(encoder, images, 16, prepared.mean, prepared.std, 64, torch.device("cpu"))
-    save_embeddings(paths.embeddings_file("sim_decals"), index, backbone, projection)
+    save_embeddings(paths.embeddings_dir("sim_decals"), index, backbone, projection)
     return index, classes
 
 
@@ -228,7 +228,7 @@ def test_stage_writes_the_overlays_and_the_galaxies_it_shows(tmp_path, monkeypat
     assert all(by_id.loc[g["id"], "split"] == "test" and classes[by_id.loc[g["id"], "label_id"]] == g["class"]
                for g in shown)
     # the target's value: cosine of the galaxy's projection to its class's mean over train only
-    emb = load_embeddings(paths.embeddings_file("sim_decals"))
+    emb = load_embeddings(paths.embeddings_dir("sim_decals"))
     for g in shown:
         row = list(emb["id"]).index(g["id"])
         mean = emb["projection"][(emb["split"] == "train") & (emb["label_id"] == emb["label_id"][row])].mean(0)

@@ -202,7 +202,7 @@ def workspace(tmp_path, monkeypatch):
                           "label_id": labels, "split": split})
     images = rng.integers(0, 255, size=(n, 12, 12, 3), dtype=np.uint8)
     save(Prepared(images=images, index=index, mean=(0.5,) * 3, std=(0.2,) * 3), Path("data/prepared/sim_decals"))
-    save_embeddings(Path("data/embed/sim_decals.npz"), index, vectors[:, :4], vectors)
+    save_embeddings(Path("data/embed/sim_decals"), index, vectors[:, :4], vectors)
     return {"index": index, "vectors": vectors, "test": split == "test", "params": params}
 
 

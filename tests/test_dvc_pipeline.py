@@ -91,10 +91,14 @@ def test_pixel_baseline_under_both_protocols_matches_scikit_learn(done):
 def test_embeddings_hold_every_split_keyed_by_id(done):
     import numpy as np
 
-    with np.load(done.path / "data/embed/sim_sdss.npz") as f:
-        assert set(f["split"]) == {"train", "val", "test"}
-        assert len(set(f["id"])) == len(f["id"]) == f["backbone"].shape[0] == f["projection"].shape[0]
-        assert np.allclose(np.linalg.norm(f["projection"], axis=1), 1, atol=1e-4)
+    import pandas as pd
+
+    folder = done.path / "data/embed/sim_sdss"
+    galaxies = pd.read_parquet(folder / "galaxies.parquet")
+    backbone, projection = np.load(folder / "backbone.npy"), np.load(folder / "projection.npy")
+    assert set(galaxies["split"]) == {"train", "val", "test"}
+    assert galaxies["id"].is_unique and len(galaxies) == backbone.shape[0] == projection.shape[0]
+    assert np.allclose(np.linalg.norm(projection, axis=1), 1, atol=1e-4)
 
 
 def test_evaluate_metrics_match_scikit_learn_on_the_exported_embeddings(done):
@@ -109,9 +113,10 @@ def test_evaluate_metrics_match_scikit_learn_on_the_exported_embeddings(done):
     for name in SURVEYS:
         m = _json(done, f"metrics/evaluate/{name}.json")
         classes = done.params()["survey"][name]["classes"]
-        with np.load(done.path / f"data/embed/{name}.npz") as f:
-            ids, split, labels = f["id"], f["split"], f["label_id"]
-            reps = {rep: f[rep] for rep in ("backbone", "projection")}
+        folder = done.path / f"data/embed/{name}"
+        galaxies = pd.read_parquet(folder / "galaxies.parquet")
+        ids, split, labels = (galaxies[c].to_numpy() for c in ("id", "split", "label_id"))
+        reps = {rep: np.load(folder / f"{rep}.npy") for rep in ("backbone", "projection")}
         train, val, test = (np.flatnonzero(split == s) for s in ("train", "val", "test"))
         assert (m["n_train"], m["n_val"], m["n_test"]) == (len(train), len(val), len(test))
 
@@ -363,3 +368,23 @@ def test_killed_training_resumes_to_the_same_metrics(tmp_path, done):
     ours = _json(repo, "metrics/evaluate/sim_decals.json")
     theirs = _json(done, "metrics/evaluate/sim_decals.json")
     assert ours == theirs
+
+
+def test_train_on_two_devices_runs_under_torchrun(tmp_path):
+    """`train.devices: 2` makes the stage start itself again under torchrun (two gloo processes
+    on this CPU); rank 0 alone writes the model, the DVCLive log and removes the checkpoint."""
+    import torch
+
+    repo = RepoCopy(tmp_path / "repo")
+    params = tiny(repo.params(), ["sim_decals"])
+    params["survey"]["sim_decals"]["train"].update(devices=2, threads=1)
+    repo.write_params(params)
+    repo.commit()
+    out = repo.dvc("repro", "train@sim_decals")
+    log = out.stdout + out.stderr
+    assert "torch.distributed.run --nproc-per-node=2 --nnodes=1 --standalone --module stages.train" in log
+    epochs = params["survey"]["sim_decals"]["train"]["epochs"]
+    assert _json(repo, "metrics/train/sim_decals/metrics.json")["step"] == epochs - 1
+    saved = torch.load(repo.path / "data/train/sim_decals/model.pt", weights_only=False)
+    assert not any(key.startswith("module.") for key in saved["model"])  # the plain encoder's keys
+    assert not (repo.path / "data/checkpoints/sim_decals/last.pt").exists()

@@ -55,6 +55,14 @@ def test_repository_params_are_valid():
     (lambda d: d["label_efficiency"].update(sizes=[64, 0]), r"label_efficiency\.sizes\.1: 0 must be positive"),
     (lambda d: d["survey"]["sim_gz2"]["cluster"].update(threshold=0), r"survey\.sim_gz2\.cluster\.threshold: 0.0 must be positive"),
     (lambda d: d["cluster"].update(linkage="ward", metric="cosine"), r"cluster\.metric: linkage 'ward' needs metric 'euclidean'"),
+    (lambda d: d["knn"].update(index="flat"), r"knn\.index: 'flat' is not one of \['ivf', 'hnsw'\]"),
+    (lambda d: d["knn"].update(approx_above=-1), r"knn\.approx_above: -1 must be >= 0"),
+    (lambda d: d["knn"].update(recall_sample=0), r"knn\.recall_sample: 0 must be positive"),
+    (lambda d: d["knn"].update(query_chunk=0), r"knn\.query_chunk: 0 must be positive"),
+    (lambda d: d["knn"]["ivf"].update(nlist=-4), r"knn\.ivf\.nlist: -4 must be >= 0"),
+    (lambda d: d["knn"]["ivf"].update(nprobe=0), r"knn\.ivf\.nprobe: 0 must be positive"),
+    (lambda d: d["knn"]["ivf"].update(train_per_list=20), r"knn\.ivf\.train_per_list: 20 must be at least 39"),
+    (lambda d: d["knn"]["hnsw"].update(ef_search=0), r"knn\.hnsw\.ef_search: 0 must be positive"),
 ])
 def test_errors_name_the_key(raw, edit, key):
     with pytest.raises(ConfigError, match=key):

@@ -59,12 +59,12 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path):
     class Killed(Exception):
         pass
 
-    def die_in_epoch_3(row):
-        if row["epoch"] == 3:
-            raise Killed  # before epoch 3's checkpoint: the checkpoint holds epochs 1-2
+    def die_after_epoch_2(row):
+        if row["epoch"] == 2:
+            raise Killed  # after epoch 2's checkpoint: the resumed run trains epoch 3 only
 
     with pytest.raises(Killed):
-        _run(tmp_path / "cut", _setup(), die_in_epoch_3)
+        _run(tmp_path / "cut", _setup(), die_after_epoch_2)
     replayed = []
     model, history = _run(tmp_path / "cut", _setup(), replayed.append)
     assert history == full and replayed == full  # the first two rows come from the checkpoint
