@@ -1,12 +1,14 @@
 """Reading the prepared images in bounded chunks, the next chunk read while the device works.
 
 The prepared array (``images.npy``, (N, S, S, 3) uint8) is memory-mapped: only the rows a chunk
-asks for are read, so host memory holds at most two chunks (the one in use and the one being
-prefetched) whatever the survey's size.  A chunk's rows are read in ascending file order (the
-disk's fast direction) and put back in the asked order before they are handed over.
+asks for are read, so host memory holds about three chunks (the one in use, the one waiting in
+the queue, the next being read) whatever the survey's size.  A chunk's rows are read in
+ascending file order (the disk's fast direction), each into its place in the asked order.
 """
 from __future__ import annotations
 
+import mmap
+import os
 import queue
 import threading
 from typing import Iterator
@@ -23,11 +25,44 @@ def chunk_length(chunk_images: int, batch: int) -> int:
     return max(batch, chunk_images // batch * batch)
 
 
+#: Rows copied at a time from an in-memory array inside :func:`gather`: its only temporary.
+_GATHER_BLOCK = 256
+
+
+def _file_rows(images: np.ndarray) -> tuple[str, int] | None:
+    """(file, byte offset of row 0) when ``images`` is a whole memory-mapped ``.npy`` array."""
+    if isinstance(images, np.memmap) and isinstance(images.base, mmap.mmap) and images.flags.c_contiguous:
+        return str(images.filename), int(images.offset)
+    return None
+
+
 def gather(images: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """``images[rows]`` for any order of ``rows``, reading the file front to back."""
+    """``images[rows]`` for any order of ``rows``, reading front to back, straight into the result.
+
+    A memory-mapped array is read with ``pread`` rather than through its map: pages touched
+    through a map stay counted in the process's memory until unmapped, so a pass over a survey
+    would grow the process by the survey's size.  Read this way, the pages stay in the kernel's
+    page cache (the next epoch reads from memory) and the process holds only the result.
+    """
     ascending = np.argsort(rows, kind="stable")
     out = np.empty((len(rows), *images.shape[1:]), dtype=images.dtype)
-    out[ascending] = images[rows[ascending]]
+    where = _file_rows(images)
+    if where is None:
+        for start in range(0, len(rows), _GATHER_BLOCK):
+            block = ascending[start:start + _GATHER_BLOCK]
+            out[block] = images[rows[block]]
+        return out
+    path, offset = where
+    row_bytes = out[0].nbytes if len(out) else 0
+    flat = out.reshape(len(out), -1).view(np.uint8)
+    with open(path, "rb", buffering=0) as f:
+        for i in ascending:
+            row = int(rows[i])
+            if not 0 <= row < len(images):
+                raise IndexError(f"row {row} is out of bounds for {len(images)} images in {path}")
+            got = os.preadv(f.fileno(), [flat[i]], offset + row * row_bytes)
+            if got != row_bytes:
+                raise OSError(f"{path}: row {row} cut short ({got} of {row_bytes} bytes): the file is truncated")
     return out
 
 
@@ -49,7 +84,7 @@ def read_chunks(images: np.ndarray, rows: np.ndarray, length: int, *, pin: bool 
         for start in starts:
             yield load(start)
         return
-    ready: queue.Queue = queue.Queue(maxsize=1)  # one chunk ahead: memory stays at two chunks
+    ready: queue.Queue = queue.Queue(maxsize=1)  # one chunk ahead: memory stays at about three chunks
     stop = threading.Event()
 
     def worker() -> None:

@@ -128,8 +128,8 @@ def train(prepared: Prepared, setup: Setup, checkpoint: Path, log: EpochLog,
     ``log`` receives every epoch's metrics after its checkpoint is written, replayed from the
     checkpoint on resume, so a resumed run logs the same history as an uninterrupted one; with
     several ranks every rank receives rank 0's rows.  The checkpoint does not depend on the
-    number of ranks: a run may resume on more or fewer devices.  Host memory holds at most two
-    chunks of ``chunk_images`` prepared images.
+    number of ranks: a run may resume on more or fewer devices.  Host memory holds about three
+    chunks of ``chunk_images`` prepared images (pipeline/chunks.py).
     """
     device = device or pick_device()
     cfg = setup.train

@@ -1,6 +1,7 @@
 """The chunked reader of the prepared images: the asked rows, in the asked order, bounded."""
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -27,6 +28,8 @@ def test_chunks_are_the_rows_of_the_full_array_in_the_epochs_order(stored, prefe
     assert all(len(c) == length for c in chunks[:-1]) and 0 < len(chunks[-1]) <= length
     assert all(c.dtype == torch.uint8 for c in chunks)
     assert np.array_equal(torch.cat(chunks).numpy(), images[order])
+    in_memory = list(read_chunks(images, order, length, prefetch=prefetch))  # not a map: indexed, not read
+    assert np.array_equal(torch.cat(in_memory).numpy(), images[order])
 
 
 def test_gather_reads_any_order_including_repeats(stored):
@@ -73,3 +76,37 @@ def test_a_consumer_that_stops_early_stops_the_prefetch_thread(stored):
     next(chunks)
     _within(10, chunks.close)  # what a break or an exception in the training loop does
     assert not any(t.name == "prepared-prefetch" and t.is_alive() for t in threading.enumerate())
+
+
+def _rss_file_kib() -> int:
+    for line in open("/proc/self/status"):
+        if line.startswith("RssFile:"):
+            return int(line.split()[1])
+    raise AssertionError("no RssFile in /proc/self/status")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="Linux's /proc reports mapped pages")
+def test_pages_read_from_the_file_do_not_accumulate(tmp_path):
+    """A pass over a 48 MiB memory-mapped array maps no more than a chunk's pages: the
+    process's memory follows the chunk, not the array."""
+    np.save(tmp_path / "big.npy", np.ones((4096, 64, 64, 3), dtype=np.uint8))
+    mapped = np.load(tmp_path / "big.npy", mmap_mode="r")
+    before, peak = _rss_file_kib(), 0
+    for _ in read_chunks(mapped, np.random.default_rng(0).permutation(len(mapped)), 256):
+        peak = max(peak, _rss_file_kib() - before)
+    assert peak < 8 * 1024  # a chunk is 3 MiB; read through the map, ~48 MiB
+
+
+def test_gather_makes_no_second_chunk_sized_copy(tmp_path):
+    import tracemalloc
+
+    np.save(tmp_path / "big.npy", np.ones((2048, 64, 64, 3), dtype=np.uint8))
+    mapped = np.load(tmp_path / "big.npy", mmap_mode="r")
+    rows = np.random.default_rng(0).permutation(len(mapped))
+    tracemalloc.start()
+    try:
+        out = gather(mapped, rows)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.2 * out.nbytes  # the result plus one block of 256 rows, not two chunks
