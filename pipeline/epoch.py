@@ -17,6 +17,7 @@ import torch
 from pipeline import augment
 from pipeline.chunks import read_chunks
 from pipeline.distributed import Rank, gather_with_grad
+from pipeline.errors import InputError
 from pipeline.loss import nt_xent
 from pipeline.params import Augment
 
@@ -50,7 +51,8 @@ def global_batch(batch_size: int, n_train: int, rank: Rank) -> int:
     of the number of ranks."""
     batch = min(batch_size, n_train) // rank.world * rank.world
     if batch < 2 * rank.world:  # every rank needs two images for BatchNorm
-        raise ValueError(f"{n_train} training images cannot make a batch of {batch_size} over {rank.world} devices")
+        raise InputError(f"the train split's {n_train} images cannot give each of {rank.world} devices the two a "
+                         f"BatchNorm step needs: fewer train.devices x nodes, or more galaxies")
     return batch
 
 

@@ -89,3 +89,27 @@ def test_one_rank_under_torchrun_is_the_plain_loop(tmp_path):
     _, history = train(_prepared(), _setup(), tmp_path / "plain.pt", lambda row: None, torch.device("cpu"),
                        chunk_images=8)
     assert torch.load(tmp_path / "run" / "history.pt")["history"] == history
+
+
+def test_a_train_split_too_small_for_the_devices_is_refused_by_name():
+    from pipeline.epoch import global_batch
+    from pipeline.errors import InputError
+
+    assert global_batch(256, 1000, Rank(0, 4)) == 256
+    assert global_batch(256, 103, Rank(0, 4)) == 100  # the split, a multiple of the ranks
+    with pytest.raises(InputError, match="train.devices"):
+        global_batch(256, 7, Rank(0, 4))
+
+
+def test_several_nodes_need_a_rendezvous(monkeypatch):
+    from pipeline.distributed import torchrun_command
+    from pipeline.errors import InputError
+
+    one = torchrun_command("stages.train", ["gz2"], 4, 1, "survey.gz2.train")
+    assert one[-4:] == ["--standalone", "--module", "stages.train", "gz2"] and "--nproc-per-node=4" in one
+    monkeypatch.delenv("PET_RDZV_ENDPOINT", raising=False)
+    with pytest.raises(InputError, match="survey.gz2.train.nodes.*PET_RDZV_ENDPOINT"):
+        torchrun_command("stages.train", ["gz2"], 4, 2, "survey.gz2.train")
+    monkeypatch.setenv("PET_RDZV_ENDPOINT", "node0:29400")
+    two = torchrun_command("stages.train", ["gz2"], 4, 2, "survey.gz2.train")
+    assert "--nnodes=2" in two and "--rdzv-backend=c10d" in two and "--standalone" not in two
