@@ -12,12 +12,12 @@ import torch
 
 from pipeline import paths, prepare
 from pipeline.config import ConfigError
+from pipeline.distributed import pick_device
 from pipeline.embed import embed_chunks
 from pipeline.embeddings import write_embeddings
 from pipeline.model import load_encoder
 from pipeline.params import Params
 from pipeline.params_reads import not_a_dependency
-from pipeline.distributed import pick_device
 from stages.common import stage_main
 from stages.train import fit, setup_for
 

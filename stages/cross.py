@@ -7,12 +7,12 @@ import torch
 from pipeline import paths, prepare
 from pipeline.config import ConfigError
 from pipeline.cross import subset_name, transfer_scores
+from pipeline.distributed import pick_device
 from pipeline.embed import embed_images
 from pipeline.embeddings import save_embeddings
 from pipeline.errors import InputError
 from pipeline.model import load_encoder
 from pipeline.params import Params, survey_params
-from pipeline.distributed import pick_device
 from stages.common import stage_main, write_json
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 import torch
 
 from pipeline import paths, prepare, progress
+from pipeline.distributed import pick_device
 from pipeline.embed import embed_chunks
 from pipeline.embeddings import write_embeddings
 from pipeline.model import load_encoder
 from pipeline.params import Params, Survey
-from pipeline.distributed import pick_device
 from stages.common import survey_stage
 
 

@@ -5,13 +5,13 @@ import pandas as pd
 import torch
 
 from pipeline import paths, prepare
+from pipeline.distributed import pick_device
 from pipeline.embed import embed_images
 from pipeline.embeddings import load_embeddings
 from pipeline.evaluate import evaluate_representation, pixel_features
 from pipeline.model import build_encoder
 from pipeline.params import Params, Survey
 from pipeline.shared import read_model
-from pipeline.distributed import pick_device
 from stages.common import survey_stage, write_json
 
 

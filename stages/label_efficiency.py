@@ -4,13 +4,13 @@ from __future__ import annotations
 import torch
 
 from pipeline import paths, prepare
+from pipeline.distributed import pick_device
 from pipeline.embeddings import load_embeddings
 from pipeline.errors import InputError
 from pipeline.label_efficiency import curve, plot_curve
 from pipeline.params import Params, Survey
 from pipeline.shared import read_augment, read_model
 from pipeline.supervised import Setup
-from pipeline.distributed import pick_device
 from stages.common import survey_stage, write_json
 
 
