@@ -46,6 +46,22 @@ def epoch_rows(order: np.ndarray, steps: int, batch: int, rank: Rank) -> np.ndar
     return order[:steps * batch].reshape(steps, rank.world, local)[:, rank.rank].reshape(-1)
 
 
+def epoch_randomness(seed: int, epoch: int, n: int, rank: Rank,
+                     device: torch.device) -> tuple[np.ndarray, torch.Generator]:
+    """The epoch's permutation of the ``n`` train rows, the same on every rank, and this rank's
+    generator for the augmentations.
+
+    Both come from one generator seeded by (seed, epoch), so a resumed run repeats the epoch
+    exactly.  Rank 0 (and a one-device run) continues that generator after the permutation;
+    every other rank reseeds it with its rank, so no two ranks draw the same augmentations.
+    """
+    gen = torch.Generator(device=device).manual_seed(seed * 1000 + epoch)
+    order = torch.randperm(n, generator=gen, device=device).cpu().numpy()
+    if rank.rank:
+        gen.manual_seed((seed * 1000 + epoch) * 1009 + rank.rank)
+    return order, gen
+
+
 def global_batch(batch_size: int, n_train: int, rank: Rank) -> int:
     """The images per step over all ranks: ``batch_size`` (at most the train split), a multiple
     of the number of ranks."""

@@ -26,7 +26,7 @@ from pipeline import progress
 from pipeline.chunks import chunk_length
 from pipeline.distributed import Rank, barrier, broadcast, pick_device, wrap
 from pipeline.embed import embed_images
-from pipeline.epoch import StepConfig, epoch_rows, global_batch, run_epoch
+from pipeline.epoch import StepConfig, epoch_randomness, epoch_rows, global_batch, run_epoch
 from pipeline.metrics import knn_scores
 from pipeline.model import FusionEncoder, build_encoder
 from pipeline.params import Augment, Evaluate, Image, Knn, Model, Train
@@ -163,10 +163,7 @@ def train(prepared: Prepared, setup: Setup, checkpoint: Path, log: EpochLog,
                           prepared.mean, prepared.std, cfg.temperature)
 
     for epoch in range(len(history), cfg.epochs):
-        gen = torch.Generator(device=device).manual_seed(setup.seed * 1000 + epoch)
-        order = torch.randperm(len(train_rows), generator=gen, device=device).cpu().numpy()  # every rank alike
-        if rank.rank:  # then each rank its own augmentations (rank 0 continues the one-device stream)
-            gen.manual_seed((setup.seed * 1000 + epoch) * 1009 + rank.rank)
+        order, gen = epoch_randomness(setup.seed, epoch, len(train_rows), rank, device)
         rows = train_rows[epoch_rows(order, steps, batch, rank)]
         lr = epoch_lr(epoch, cfg)
         for group in opt.param_groups:

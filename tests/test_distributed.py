@@ -113,3 +113,17 @@ def test_several_nodes_need_a_rendezvous(monkeypatch):
     monkeypatch.setenv("PET_RDZV_ENDPOINT", "node0:29400")
     two = torchrun_command("stages.train", ["gz2"], 4, 2, "survey.gz2.train")
     assert "--nnodes=2" in two and "--rdzv-backend=c10d" in two and "--standalone" not in two
+
+
+def test_ranks_share_the_permutation_and_draw_their_own_augmentations():
+    from pipeline.epoch import epoch_randomness
+
+    cpu = torch.device("cpu")
+    drawn = {r: epoch_randomness(7, 3, 50, Rank(r, 3), cpu) for r in range(3)}
+    single_order, single_gen = epoch_randomness(7, 3, 50, Rank(), cpu)
+    assert all((order == single_order).all() for order, _ in drawn.values())
+    draws = {r: torch.rand(16, generator=gen) for r, (_, gen) in drawn.items()}
+    assert torch.equal(draws[0], torch.rand(16, generator=single_gen))  # rank 0: the one-device stream
+    assert not torch.equal(draws[0], draws[1]) and not torch.equal(draws[1], draws[2])
+    again_order, again_gen = epoch_randomness(7, 3, 50, Rank(1, 3), cpu)  # a resumed epoch repeats
+    assert (again_order == single_order).all() and torch.equal(torch.rand(16, generator=again_gen), draws[1])
