@@ -29,6 +29,7 @@ from pipeline.embed import embed_images
 from pipeline.epoch import StepConfig, epoch_randomness, epoch_rows, global_batch, run_epoch
 from pipeline.metrics import knn_scores
 from pipeline.model import FusionEncoder, build_encoder
+from pipeline.model_file import ModelInfo, geometry_of, project_version
 from pipeline.params import Augment, Evaluate, Image, Knn, Model, Train
 from pipeline.prepare import Prepared
 
@@ -72,6 +73,15 @@ def data_digest(prepared: Prepared) -> str:
     h.update("|".join(prepared.index["split"].astype(str)).encode())
     h.update(json.dumps([prepared.mean, prepared.std]).encode())
     return h.hexdigest()[:16]
+
+
+def model_info(setup: Setup, survey: str, model_name: str, prepared: Prepared,
+               colour: dict | None) -> ModelInfo:
+    """What the model file records about the encoder ``setup`` trains on ``prepared``."""
+    return ModelInfo(survey=survey, model_name=model_name, model=asdict(setup.model), geometry=geometry_of(setup.image),
+                     mean=tuple(prepared.mean), std=tuple(prepared.std), classes=tuple(setup.classes),
+                     seed=setup.seed, data_digest=setup.data_digest, project_version=project_version(),
+                     train=asdict(setup.train), colour=colour)
 
 
 def epoch_lr(epoch: int, cfg: Train) -> float:

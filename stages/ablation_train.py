@@ -15,7 +15,7 @@ from pipeline.config import ConfigError
 from pipeline.distributed import pick_device
 from pipeline.embed import embed_chunks
 from pipeline.embeddings import write_embeddings
-from pipeline.model import load_encoder
+from pipeline.model_file import load_model
 from pipeline.params import Params
 from pipeline.params_reads import not_a_dependency
 from stages.common import stage_main
@@ -41,10 +41,10 @@ def run(name: str, branch: str, params: Params) -> None:
     model_name, setup = setup_for(name, survey, params, prepared)
     setup = replace(setup, model=replace(setup.model, branches=branch))
     model_file = paths.ablation_model_file(name, branch)
-    fit(prepared, setup, model_name, paths.ablation_checkpoint(name, branch), paths.ablation_live_dir(name, branch),
+    fit(prepared, setup, name, model_name, paths.ablation_checkpoint(name, branch), paths.ablation_live_dir(name, branch),
         model_file, chunk_images=params.io.chunk_images)
     device = pick_device()
-    model = load_encoder(str(model_file), device)
+    model, _ = load_model(model_file, device)
     write_embeddings(paths.ablation_embeddings_dir(name, branch), prepared.index,
                      embed_chunks(model, prepared.images, survey.image.input_size, prepared.mean, prepared.std,
                                   params.evaluate.batch_size, device, chunk_images=params.io.chunk_images))

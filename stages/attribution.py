@@ -6,7 +6,7 @@ import torch
 from pipeline import paths, prepare
 from pipeline.attribution import attribute
 from pipeline.embeddings import load_embeddings
-from pipeline.model import load_encoder
+from pipeline.model_file import load_model
 from pipeline.params import Params, Survey
 from stages.common import survey_stage, write_json
 
@@ -18,7 +18,7 @@ def run(name: str, survey: Survey, params: Params) -> None:
     # One thread: for passes this small, a second one only adds synchronisation (seconds per pass
     # on a busy 2-core machine, against milliseconds on one).
     torch.set_num_threads(1)
-    encoder = load_encoder(str(paths.model_file(name)), torch.device("cpu"))
+    encoder, _ = load_model(paths.model_file(name), torch.device("cpu"))
     classes = list(survey.classes)
     figure, shown = attribute(encoder, prepare.load(paths.prepared_dir(name)),
                               load_embeddings(paths.embeddings_dir(name)), classes,

@@ -11,7 +11,7 @@ from pipeline.distributed import pick_device
 from pipeline.embed import embed_images
 from pipeline.embeddings import save_embeddings
 from pipeline.errors import InputError
-from pipeline.model import load_encoder
+from pipeline.model_file import load_model
 from pipeline.params import Params, survey_params
 from stages.common import stage_main, write_json
 
@@ -24,7 +24,7 @@ def run(model_name: str, target: str, params: Params) -> None:
     # B's own images and B's own normalisation, A's weights.
     prepared = prepare.load(paths.prepared_dir(target))
     keep = prepared.index["split"].isin(["train", "test"]).to_numpy()
-    model = load_encoder(str(paths.model_file(model_name)), device)
+    model, _ = load_model(paths.model_file(model_name), device)
     backbone, projection = embed_images(model, prepared.images, target_survey.image.input_size,
                                         prepared.mean, prepared.std, params.evaluate.batch_size, device,
                                         rows=np.flatnonzero(keep), chunk_images=params.io.chunk_images)

@@ -7,7 +7,7 @@ from pipeline import paths, prepare, progress
 from pipeline.distributed import pick_device
 from pipeline.embed import embed_chunks
 from pipeline.embeddings import write_embeddings
-from pipeline.model import load_encoder
+from pipeline.model_file import load_model
 from pipeline.params import Params, Survey
 from stages.common import survey_stage
 
@@ -16,7 +16,7 @@ def run(name: str, survey: Survey, params: Params) -> None:
     torch.set_num_threads(survey.train.threads)
     device = pick_device()
     prepared = prepare.load(paths.prepared_dir(name))
-    model = load_encoder(str(paths.model_file(name)), device)
+    model, _ = load_model(paths.model_file(name), device)
     chunks = embed_chunks(model, prepared.images, survey.image.input_size, prepared.mean, prepared.std,
                           params.evaluate.batch_size, device, chunk_images=params.io.chunk_images)
     with progress.progress(total=len(prepared.index), desc=f"embed {name}", unit="galaxy") as bar:

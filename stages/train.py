@@ -4,26 +4,27 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import nullcontext
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from dvclive import Live
 
 from pipeline import distributed, paths, prepare
+from pipeline.colour import read_colour
 from pipeline.distributed import Rank
 from pipeline.params import Params, Survey
 from pipeline.prepare import Prepared
 from pipeline.shared import read_augment, read_model
-from pipeline.train import Setup, data_digest, train
+from pipeline.model_file import save_model
+from pipeline.train import Setup, data_digest, model_info, train
 from stages.common import survey_stage
 
 
-def fit(prepared: Prepared, setup: Setup, model_name: str, checkpoint: Path, live_dir: Path, out: Path, *,
+def fit(prepared: Prepared, setup: Setup, survey: str, model_name: str, checkpoint: Path, live_dir: Path, out: Path, *,
         chunk_images: int, rank: Rank = Rank(), device: torch.device | None = None) -> list[dict[str, float]]:
     """Train (resuming from ``checkpoint``), log every epoch to ``live_dir`` with DVCLive and save
-    the encoder to ``out``; returns the per-epoch history.  Shared with `ablation_train`.
-    With several ranks, rank 0 alone logs and writes."""
+    the encoder to ``out`` as a self-describing model file; returns the per-epoch history.
+    Shared with `ablation_train`.  With several ranks, rank 0 alone logs and writes."""
     # dvcyaml=False: metrics and plots are declared in dvc.yaml by hand (DESIGN sect. 3).
     with Live(str(live_dir), dvcyaml=False, save_dvc_exp=False) if rank.is_main else nullcontext() as live:
         def log(row: dict[str, float]) -> None:
@@ -36,10 +37,11 @@ def fit(prepared: Prepared, setup: Setup, model_name: str, checkpoint: Path, liv
 
         model, history = train(prepared, setup, checkpoint, log, device, chunk_images=chunk_images, rank=rank)
     if rank.is_main:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        # The widths go with the weights: embed and cross rebuild the encoder from this file alone.
-        torch.save({"model": model.state_dict(), "model_name": model_name, "model_cfg": asdict(setup.model),
-                    "image_size": setup.image.input_size}, out)
+        # Everything needed to use the weights goes with them: the stages and the command-line
+        # tool rebuild and feed the encoder from this file alone (pipeline/model_file.py).
+        colour = read_colour(paths.shared_dir(survey))  # how FITS input becomes the survey's RGB
+        save_model(out, model, model_info(setup, survey, model_name, prepared,
+                                          None if colour is None else colour.as_dict()))
         checkpoint.unlink(missing_ok=True)  # finished: the next run of this stage starts afresh
     return history
 
@@ -63,7 +65,7 @@ def run(name: str, survey: Survey, params: Params) -> None:
     rank = distributed.init(distributed.pick_device().type)
     prepared = prepare.load(paths.prepared_dir(name))
     model_name, setup = setup_for(name, survey, params, prepared)
-    fit(prepared, setup, model_name, paths.checkpoint_file(name), paths.train_live_dir(name), paths.model_file(name),
+    fit(prepared, setup, name, model_name, paths.checkpoint_file(name), paths.train_live_dir(name), paths.model_file(name),
         chunk_images=params.io.chunk_images, rank=rank, device=distributed.device_for(rank))
 
 

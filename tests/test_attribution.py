@@ -22,6 +22,7 @@ from pipeline.errors import InputError
 from pipeline.model import build_encoder
 from pipeline.model.cnn import CNNBranch
 from pipeline.model.vit import ViTBranch
+from pipeline.model_file import ModelInfo, save_model
 from pipeline.params import load_params, survey_params
 from stages import attribution as stage
 
@@ -203,9 +204,11 @@ def _workspace(branches: str) -> tuple[pd.DataFrame, list[str]]:
     prepare.save(prepared, paths.prepared_dir("sim_decals"))
     cfg = dataclasses.replace(TINY, branches=branches)
     encoder = build_encoder(cfg, 16, seed=0).eval()
-    paths.model_file("sim_decals").parent.mkdir(parents=True)
-    torch.save({"model": encoder.state_dict(), "model_name": "tiny", "model_cfg": dataclasses.asdict(cfg),
-                "image_size": 16}, paths.model_file("sim_decals"))
+    info = ModelInfo(survey="sim_decals", model_name="tiny", model=dataclasses.asdict(cfg),
+                     geometry={"native_size": 20, "centre_crop": 20, "crop": 20, "input_size": 16},
+                     mean=prepared.mean, std=prepared.std, classes=tuple(classes), seed=0, data_digest="",
+                     project_version="test", train={}, colour=None)
+    save_model(paths.model_file("sim_decals"), encoder, info)
     backbone, projection = embed_images(encoder, images, 16, prepared.mean, prepared.std, 64, torch.device("cpu"))
     save_embeddings(paths.embeddings_dir("sim_decals"), index, backbone, projection)
     return index, classes

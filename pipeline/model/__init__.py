@@ -1,4 +1,4 @@
 """The paper's fusion encoder (Fig. 5, Table 2): CNN branch + ViT branch + projector."""
-from pipeline.model.encoder import FusionEncoder, build_encoder, load_encoder
+from pipeline.model.encoder import FusionEncoder, build_encoder
 
-__all__ = ["FusionEncoder", "build_encoder", "load_encoder"]
+__all__ = ["FusionEncoder", "build_encoder"]

@@ -11,7 +11,6 @@ from torch import nn
 
 from pipeline.model.cnn import CNNBranch
 from pipeline.model.vit import ViTBranch
-from pipeline.config import parse
 from pipeline.params import Model
 
 
@@ -54,13 +53,3 @@ def build_encoder(cfg: Model, image_size: int, seed: int) -> FusionEncoder:
     """A freshly initialised encoder; the same seed gives the same weights."""
     torch.manual_seed(seed)
     return FusionEncoder(cfg, image_size)
-
-
-def load_encoder(path: str, device: torch.device) -> FusionEncoder:
-    """A trained encoder saved by the train stage (weights, widths and input size), in eval mode
-    on ``device``."""
-    saved = torch.load(path, map_location="cpu", weights_only=False)
-    cfg = parse(Model, saved["model_cfg"], f"{path}: models.{saved['model_name']}")
-    model = FusionEncoder(cfg, saved["image_size"])
-    model.load_state_dict(saved["model"])
-    return model.to(device).eval()
