@@ -23,6 +23,7 @@ from typing import Any, Literal, Mapping
 
 import pandas as pd
 
+from pipeline.colour import Colour
 from pipeline.config import check_positive, parse, require
 from pipeline.download.columns import check_terms
 from pipeline.download.http import HttpClient
@@ -116,6 +117,7 @@ class DecalsSourceCfg:
     kind: Literal["decals"]
     catalogue: DownloadCfg  # gz_decals_volunteers_5.csv (or the DR1/2 table)
     images: DecalsImagesCfg
+    colour: Colour  # the survey's JPEG colour mapping, which FITS input applies (pipeline/colour.py)
 
 
 class DecalsSource(NativeSize):

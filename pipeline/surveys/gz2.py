@@ -21,6 +21,7 @@ from typing import Any, Literal, Mapping
 
 import pandas as pd
 
+from pipeline.colour import Colour
 from pipeline.config import check_positive, parse, require
 from pipeline.download.columns import check_terms
 from pipeline.download.fetch import remove_partials
@@ -130,6 +131,7 @@ class Gz2SourceCfg:
     kind: Literal["gz2"]
     catalogue: DownloadCfg  # gz2_hart16.csv.gz
     images: Gz2ImagesCfg
+    colour: Colour  # the survey's JPEG colour mapping, which FITS input applies (pipeline/colour.py)
 
 
 class Gz2Source(NativeSize):

@@ -17,9 +17,10 @@ from typing import Any, Literal, Mapping
 
 import pandas as pd
 
+from pipeline.colour import Colour
 from pipeline.config import check_positive, parse, require
 from pipeline.download.http import HttpClient
-from pipeline.download.images import cutout_jobs, run_jobs
+from pipeline.download.images import Job, cutout_jobs, run_jobs
 from pipeline.download.settings import FetchCfg, HttpCfg, check_url
 from pipeline.download.errors import DownloadError
 from pipeline.download.skyserver import MAX_ROWS, SkyServer, as_int64, cutout_url
@@ -59,6 +60,7 @@ class SdssSourceCfg:
     data_release: int
     query: SdssQueryCfg
     images: SdssImagesCfg
+    colour: Colour  # the survey's JPEG colour mapping, which FITS input applies (pipeline/colour.py)
 
     def validate(self, path: str) -> None:
         check_url(self.skyserver, f"{path}.skyserver")
@@ -96,16 +98,26 @@ class SdssSource(NativeSize):
         write_parquet(table, Path(out_dir) / CATALOGUE_FILE)
         return table
 
-    def fetch_images(self, selected: pd.DataFrame, catalogue_dir: Path, out_dir: Path) -> pd.DataFrame:
-        out_dir = Path(out_dir)
+    def image_spec(self) -> ImageSpec:
         fetch = self.cfg.images.fetch
+        return ImageSpec(self.size, fetch.max_trailing_bytes, f"{self.path}.images.fetch.max_trailing_bytes")
+
+    def cutout_jobs(self, positions: pd.DataFrame, images_dir: Path) -> list[Job]:
+        """One getjpeg job per row (``id``, ``ra``, ``dec``) of ``positions``, writing
+        ``images_dir/<id>.jpg`` (also used by ``galaxy-contrastive embed`` for ra/dec input)."""
         queries = {str(row.id): {"ra": f"{row.ra:.6f}", "dec": f"{row.dec:.6f}",
                                  "scale": f"{self.cfg.images.scale_arcsec:g}",
                                  "width": self.size, "height": self.size}
-                   for row in selected.itertuples()}
+                   for row in positions.itertuples()}
         url = cutout_url(self.cfg.skyserver, self.cfg.data_release)
-        spec = ImageSpec(self.size, fetch.max_trailing_bytes, f"{self.path}.images.fetch.max_trailing_bytes")
-        jobs = cutout_jobs(HttpClient(fetch.http), url, queries, spec, out_dir / IMAGES_DIR, self.image_suffix)
+        return cutout_jobs(HttpClient(self.cfg.images.fetch.http), url, queries, self.image_spec(), images_dir,
+                           self.image_suffix)
+
+    def fetch_images(self, selected: pd.DataFrame, catalogue_dir: Path, out_dir: Path) -> pd.DataFrame:
+        out_dir = Path(out_dir)
+        fetch = self.cfg.images.fetch
+        spec = self.image_spec()
+        jobs = self.cutout_jobs(selected, out_dir / IMAGES_DIR)
         return run_jobs(jobs, fetch.concurrency, fetch.max_failed_fraction, out_dir / IMAGES_DIR,
                         out_dir / MANIFEST_FILE, f"{self.path}.images.fetch.max_failed_fraction",
                         f"{self.name} cutouts", spec=spec)

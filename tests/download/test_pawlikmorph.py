@@ -41,7 +41,8 @@ HTTP = HttpCfg(**fast_http())
 def source(url: str, **http) -> dict:
     """``survey.<name>.source`` of an sdss survey on the mirror."""
     fetch = {"concurrency": 1, "max_failed_fraction": 0.0, "max_trailing_bytes": 0, "http": fast_http()}
-    return {"kind": "sdss", "skyserver": url, "data_release": RELEASE,
+    colour = {"bands": ["i", "r", "g"], "band_weights": [1.0, 1.1, 1.6], "asinh_q": 8.0, "asinh_stretch_sb": 20.75}
+    return {"kind": "sdss", "colour": colour, "skyserver": url, "data_release": RELEASE,
             "query": {"page_rows": 10, "http": fast_http(**http)}, "images": {"scale_arcsec": 0.2, "fetch": fetch}}
 
 

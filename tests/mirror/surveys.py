@@ -144,17 +144,18 @@ class SurveyMirror:
         """``survey.<gz2|sdss|decals>.source`` blocks pointing at this mirror."""
         url, http = self.mirror.url, http or fast_http()
         fetch = {"concurrency": 4, "max_failed_fraction": 0.1, "max_trailing_bytes": 0, "http": http}
+        colour = {"bands": ["i", "r", "g"], "band_weights": [1.0, 1.1, 1.6], "asinh_q": 8.0, "asinh_stretch_sb": 20.75}
         return {
-            "gz2": {"kind": "gz2", "catalogue": {"url": url + GZ2_CATALOGUE, "http": http},
+            "gz2": {"kind": "gz2", "colour": colour, "catalogue": {"url": url + GZ2_CATALOGUE, "http": http},
                     "images": {"mode": images_mode, "fetch": fetch,
                                "cutout": {"skyserver": url, "data_release": RELEASE, "scale_per_petror90": 0.02,
                                           "max_query_chars": 400, "match_arcsec": 1.0, "query_http": http},
                                "archive": {"url": url + GZ2_ZIP, "mapping": {"url": url + GZ2_MAPPING, "http": http},
                                            "concurrency": 2, "http": http}}},
-            "sdss": {"kind": "sdss", "skyserver": url, "data_release": RELEASE,
+            "sdss": {"kind": "sdss", "colour": colour, "skyserver": url, "data_release": RELEASE,
                      "query": {"page_rows": 10, "http": http},
                      "images": {"scale_arcsec": 0.2, "fetch": fetch}},
-            "decals": {"kind": "decals", "catalogue": {"url": url + DECALS_CATALOGUE, "http": http},
+            "decals": {"kind": "decals", "colour": {**colour, "bands": ["z", "r", "g"]}, "catalogue": {"url": url + DECALS_CATALOGUE, "http": http},
                        "images": {"mode": images_mode, "fetch": fetch,
                                   "cutout": {"url": url + LEGACY_CUTOUT, "layer": "ls-dr8",
                                              "pixscale": {"per_th50": 0.04, "per_th90": 0.02, "min_arcsec": 0.1}},

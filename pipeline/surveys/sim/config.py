@@ -409,9 +409,11 @@ class SimSourceCfg:
     image: ImageCfg
     votes: VotesCfg
     n_workers: int
+    fits_examples: int  # the first this many selected galaxies (ids sorted) also get a FITS file
 
     def validate(self, path: str) -> None:
         require(self.n_galaxies > 0, f"{path}.n_galaxies", f"{self.n_galaxies} must be positive")
+        require(self.fits_examples >= 0, f"{path}.fits_examples", f"{self.fits_examples} must be >= 0")
         require(self.n_workers > 0, f"{path}.n_workers", f"{self.n_workers} must be positive")
         kinds = self.population.kinds
         for kind, weight in self.kind_mix.items():

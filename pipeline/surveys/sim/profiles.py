@@ -13,10 +13,10 @@ from typing import Callable
 import numpy as np
 from scipy.special import gamma, gammainc, gammaincinv
 
+from pipeline.colour import NMGY_ZERO_POINT
 from pipeline.surveys.sim.config import PetrosianCfg
 
 EXPONENTIAL_N = 1.0  # an exponential disk is a Sersic profile of index 1
-NMGY_ZERO_POINT = 22.5  # AB magnitude of one nanomaggy (SDSS photometric convention)
 BISECTIONS = 60  # halvings of the search interval: far below float precision in log radius
 SEARCH_DECADES = 3.0  # roots are searched from 1e-3 x the smaller to 1e3 x the larger radius
 

@@ -55,9 +55,10 @@ def render_bands(row: Mapping[str, Any], cfg: SimSourceCfg, rng: np.random.Gener
     return surface[:, ::-1, :]
 
 
-def render_image(row: Mapping[str, Any], cfg: SimSourceCfg, rng: np.random.Generator) -> np.ndarray:
-    """The cutout as served: (size_px, size_px, 3) uint8 RGB at the cutout's pixel scale."""
-    composite = asinh_composite(render_bands(row, cfg, rng), cfg.image)
+def compose_image(bands: np.ndarray, cfg: SimSourceCfg) -> np.ndarray:
+    """The cutout as served, (size_px, size_px, 3) uint8 RGB at the cutout's pixel scale, from the
+    bands :func:`render_bands` drew (it draws nothing random itself)."""
+    composite = asinh_composite(bands, cfg.image)
     if cfg.image.mosaic_jpeg_quality is not None:
         composite = jpeg_roundtrip(composite, cfg.image.mosaic_jpeg_quality)
     rgb = Image.fromarray(composite, mode="RGB")

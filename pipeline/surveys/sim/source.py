@@ -2,7 +2,8 @@
 
 ``fetch_catalogue`` draws the population, its identifiers and the simulated volunteers' votes
 and writes the vote table in the real catalogue's schema (plus a private truth table);
-``fetch_images`` renders the selected galaxies with GalSim in a process pool.  An image depends
+``fetch_images`` renders the selected galaxies with GalSim in a process pool, and writes the
+bands of the first ``fits_examples`` of them as FITS too (``fits.py``).  An image depends
 only on (seed, survey name, galaxy id), so it is the same whatever else is rendered and however
 the pool schedules the work (DESIGN.md sect. 3).
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import os
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, NamedTuple
 
 import pandas as pd
 
@@ -21,15 +22,17 @@ from pipeline.surveys.base import CATALOGUE_FILE, IMAGES_DIR
 from pipeline.surveys.sim.config import PopulationCfg, SimSourceCfg
 from pipeline.surveys.sim.identifiers import ID_COLUMN, identifiers
 from pipeline.surveys.sim.population import draw_population
-from pipeline.surveys.sim.render import render_image
+from pipeline.surveys.sim.fits import FITS_DIR, FITS_SUFFIX, cutout_bands, fits_bytes
+from pipeline.surveys.sim.render import compose_image, render_bands
 from pipeline.surveys.sim.rgb import FILE_SUFFIX, encode
 from pipeline.surveys.sim.seeding import keyed_rng
 from pipeline.surveys.sim.votes import vote_table
 
 TRUTH_FILE = "truth.parquet"  # private: the physical parameters behind each catalogue row
-#: Source settings that change no image: how fast they are rendered, and which galaxies the votes
-#: select (an id's image does not depend on its votes).
-NOT_IN_IMAGES = ("n_workers", "votes")
+#: Source settings that change no image: how fast they are rendered, which galaxies the votes
+#: select (an id's image does not depend on its votes), and how many also get a FITS file
+#: (``fetch_images`` adds and removes those itself).
+NOT_IN_IMAGES = ("n_workers", "votes", "fits_examples")
 TEMP_MARKER = ".partial-"  # in-progress image files: "<id><suffix>.partial-<pid>"
 POOL_CHUNK = 4  # galaxies per task sent to a worker: small, so the progress bar moves
 
@@ -68,34 +71,50 @@ class SimSource:
         return catalogue
 
     def fetch_images(self, selected: pd.DataFrame, catalogue_dir: Path, out_dir: Path) -> pd.DataFrame:
-        """Render ``selected`` galaxies to ``out_dir/images/<id><suffix>``; return the manifest.
+        """Render ``selected`` galaxies to ``out_dir/images/<id><suffix>``, and the first
+        ``fits_examples`` of them (ids sorted as strings) to ``out_dir/fits/<id>.fits``; return the
+        manifest of the images.
 
         Files already there are complete (they are renamed into place) and are kept; leftovers
-        of an interrupted run are removed.
+        of an interrupted run, and FITS files of galaxies no longer among the first, are removed.
+        A galaxy whose image exists but whose FITS file is wanted is drawn again: its draws are
+        keyed on its id, so the bands are those its image was made from.
         """
-        images = Path(out_dir) / IMAGES_DIR
-        images.mkdir(parents=True, exist_ok=True)
-        for leftover in images.glob(f"*{TEMP_MARKER}*"):
-            leftover.unlink()
+        images, fits_dir = Path(out_dir) / IMAGES_DIR, Path(out_dir) / FITS_DIR
+        for folder in (images, fits_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+            for leftover in folder.glob(f"*{TEMP_MARKER}*"):
+                leftover.unlink()
         truth = pd.read_parquet(Path(catalogue_dir) / TRUTH_FILE).set_index("id")
         wanted = [str(i) for i in selected["id"]]
-        rows: dict[str, dict[str, Any]] = {}
+        positions = dict(zip(wanted, zip(selected["ra"].astype(float), selected["dec"].astype(float))))
+        with_fits = set(sorted(i for i in wanted if i in truth.index)[:self.cfg.fits_examples])
+        for stale in fits_dir.glob(f"*{FITS_SUFFIX}"):
+            if stale.name[:-len(FITS_SUFFIX)] not in with_fits:
+                stale.unlink()
+        jobs: list[Job] = []
         manifest: dict[str, tuple[str, str]] = {}
         for galaxy_id in wanted:
             if galaxy_id not in truth.index:
                 manifest[galaxy_id] = ("failed", f"id not in {TRUTH_FILE}")
-            elif (images / f"{galaxy_id}{self.image_suffix}").exists():
+                continue
+            image = images / f"{galaxy_id}{self.image_suffix}"
+            fits = fits_dir / f"{galaxy_id}{FITS_SUFFIX}" if galaxy_id in with_fits else None
+            if image.exists():
                 manifest[galaxy_id] = ("ok", "already rendered")
-            else:
-                rows[galaxy_id] = truth.loc[galaxy_id].to_dict()
-        with progress(total=len(rows), desc=f"render {self.name}", unit="img") as bar:
-            for galaxy_id, status, reason in self._render_all(rows, images):
-                manifest[galaxy_id] = (status, reason)
+                image = None
+            if fits is not None and fits.exists():
+                fits = None
+            if image is not None or fits is not None:
+                jobs.append(Job(galaxy_id, truth.loc[galaxy_id].to_dict(), positions[galaxy_id], image, fits))
+        with progress(total=len(jobs), desc=f"render {self.name}", unit="img") as bar:
+            for galaxy_id, status, reason in self._render_all(jobs):
+                if status == "failed" or galaxy_id not in manifest:  # "already rendered" stays
+                    manifest[galaxy_id] = (status, reason)
                 bar.update()
         return pd.DataFrame([(i, *manifest[i]) for i in wanted], columns=["id", "status", "reason"])
 
-    def _render_all(self, rows: dict[str, dict[str, Any]], images: Path) -> Iterator[tuple[str, str, str]]:
-        jobs = [(galaxy_id, row, images) for galaxy_id, row in rows.items()]
+    def _render_all(self, jobs: list[Job]) -> Iterator[tuple[str, str, str]]:
         context = (self.seed, self.name, self.cfg, self.image_suffix)
         if self.cfg.n_workers == 1 or len(jobs) <= 1:
             _init_worker(*context)
@@ -103,6 +122,16 @@ class SimSource:
             return
         with get_context("spawn").Pool(self.cfg.n_workers, initializer=_init_worker, initargs=context) as pool:
             yield from pool.imap_unordered(_render_one, jobs, chunksize=POOL_CHUNK)
+
+
+class Job(NamedTuple):
+    """One galaxy to draw, and the files to write (None: already there, or not wanted)."""
+
+    galaxy_id: str
+    row: dict[str, Any]  # its truth row
+    position: tuple[float, float]  # (ra, dec) degrees: the FITS file's WCS centre
+    image: Path | None
+    fits: Path | None
 
 
 # --- worker side: the survey's settings are sent once per worker, not once per galaxy ---------------
@@ -113,18 +142,30 @@ def _init_worker(seed: int, name: str, cfg: SimSourceCfg, suffix: str) -> None:
     _WORKER.update(seed=seed, name=name, cfg=cfg, suffix=suffix)
 
 
-def _render_one(job: tuple[str, dict[str, Any], Path]) -> tuple[str, str, str]:
-    galaxy_id, row, images = job
-    final = images / f"{galaxy_id}{_WORKER['suffix']}"
-    partial = images / f"{final.name}{TEMP_MARKER}{os.getpid()}"
+def _render_one(job: Job) -> tuple[str, str, str]:
+    cfg = _WORKER["cfg"]
     try:
-        rgb = render_image(row, _WORKER["cfg"], keyed_rng(_WORKER["seed"], _WORKER["name"], "render", galaxy_id))
-        partial.write_bytes(encode(rgb, _WORKER["cfg"].image))
-        os.replace(partial, final)  # atomic: a crash never leaves a truncated image under its name
+        bands = render_bands(job.row, cfg, keyed_rng(_WORKER["seed"], _WORKER["name"], "render", job.galaxy_id))
+        if job.image is not None:
+            _write_atomic(job.image, encode(compose_image(bands, cfg), cfg.image))
+        if job.fits is not None:
+            scale = float(job.row["pixel_scale"])
+            flux = cutout_bands(bands, cfg.image.size_px, scale)
+            _write_atomic(job.fits, fits_bytes(flux, cfg.instrument.rgb_bands, scale, *job.position))
     except Exception as exc:  # noqa: BLE001 - one bad galaxy must not stop the survey; it is reported
+        return job.galaxy_id, "failed", f"{type(exc).__name__}: {exc}"
+    return job.galaxy_id, "ok", ""
+
+
+def _write_atomic(final: Path, data: bytes) -> None:
+    """Write ``final`` by renaming a complete temporary file: a crash never leaves a truncated
+    file under its name."""
+    partial = final.with_name(f"{final.name}{TEMP_MARKER}{os.getpid()}")
+    try:
+        partial.write_bytes(data)
+        os.replace(partial, final)
+    finally:
         partial.unlink(missing_ok=True)
-        return galaxy_id, "failed", f"{type(exc).__name__}: {exc}"
-    return galaxy_id, "ok", ""
 
 
 def _write_parquet(table: pd.DataFrame, path: Path) -> None:
