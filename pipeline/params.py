@@ -467,6 +467,35 @@ class LabelEfficiency:
 
 
 @dataclass(frozen=True)
+class PaperKnn:
+    """One dataset of the paper's Table 3: the surveys compared with it and its kNN accuracies."""
+
+    name: str                 # as the paper calls it, e.g. "GZ2"
+    surveys: list[str]        # our surveys (real and simulated) shown beside it
+    knn: dict[str, float]     # "k1" .. "k20" -> accuracy (%)
+
+    def validate(self, path: str) -> None:
+        for key, value in self.knn.items():
+            require(key.startswith("k") and key[1:].isdigit(), f"{path}.knn.{key}", "keys are k<number>")
+            require(0 <= value <= 100, f"{path}.knn.{key}", f"an accuracy in %, got {value}")
+
+
+@dataclass(frozen=True)
+class Report:
+    """The static HTML report (stage ``report``): what its pages show and how big the thumbnails are."""
+
+    thumbnail_px: int         # galaxy thumbnails are resized to this many px across
+    max_misclassified: int    # misclassified test galaxies shown per survey (paper Fig. 9)
+    neighbour_queries: int    # test galaxies per class in the nearest-neighbour galleries
+    neighbours: int           # neighbours shown per query galaxy
+    paper: dict[str, PaperKnn]   # paper Table 3, one entry per dataset
+
+    def validate(self, path: str) -> None:
+        for name in ("thumbnail_px", "max_misclassified", "neighbour_queries", "neighbours"):
+            check_positive(getattr(self, name), f"{path}.{name}")
+
+
+@dataclass(frozen=True)
 class Params:
     seed: int
     surveys: list[str]
@@ -481,6 +510,7 @@ class Params:
     attribution: Attribution
     ablation: Ablation
     label_efficiency: LabelEfficiency
+    report: Report
     survey: dict[str, Survey]
     sim_population: dict[str, Any] = field(default_factory=dict)
 
