@@ -44,6 +44,19 @@ def evaluate_representation(features: np.ndarray, labels: np.ndarray, split: np.
     return result
 
 
+def headline(metrics: dict, k: int) -> dict:
+    """The numbers `dvc metrics show` prints, taken from the evaluate stage's ``metrics`` dict.
+
+    Standard-protocol kNN at every k, NMI, ARI, and both baselines at the paper's ``k``, under
+    the same keys as in ``metrics``, so that each headline value is found by the same dotted key
+    in the detail file.  Everything else stays in the detail file only: with it, the table of
+    three surveys would be hundreds of columns wide.
+    """
+    at_k = f"k{k}"
+    return {"knn": metrics["knn"], "nmi": metrics["nmi"], "ari": metrics["ari"],
+            "baseline": {name: {at_k: scores[at_k]} for name, scores in metrics["baseline"].items()}}
+
+
 def pixel_features(prepared: Prepared, window: int, side: int, chunk_images: int = 8192) -> np.ndarray:
     """Raw-pixel baseline: the centred evaluation window, area-downsampled to side x side, flattened."""
     out = []

@@ -41,6 +41,11 @@ def model_file(survey: str) -> Path:
     return DATA / "train" / survey / "model.pt"
 
 
+def model_card(survey: str) -> Path:
+    # Beside the model file, written by its own stage (card@<survey>) once evaluate has run.
+    return DATA / "train" / survey / "model_card.md"
+
+
 def checkpoint_file(survey: str) -> Path:
     # Not a DVC output: DVC deletes outputs before rerunning a stage, checkpoints must survive.
     return DATA / "checkpoints" / survey / "last.pt"
@@ -56,6 +61,12 @@ def embeddings_dir(survey: str) -> Path:
 
 def evaluate_metrics(survey: str) -> Path:
     return METRICS / "evaluate" / f"{survey}.json"
+
+
+def headline_metrics(survey: str) -> Path:
+    """The few numbers `dvc metrics show` prints (the only file declared as metrics): a short path,
+    since the table's Path column counts in its width."""
+    return METRICS / "headline" / f"{survey}.json"
 
 
 def cross_embeddings_dir(model: str, target: str) -> Path:
@@ -153,3 +164,7 @@ def label_efficiency_checkpoints(survey: str) -> Path:
 def attribution_galaxies(survey: str) -> Path:
     """Which galaxies attribution_dir's figure shows: id, class, target value."""
     return METRICS / "attribution" / f"{survey}_galaxies.json"
+
+
+#: The static HTML report of the run (stage ``report``): index.html and one page per survey.
+REPORT = Path("report")

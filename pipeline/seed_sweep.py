@@ -3,8 +3,9 @@
 The paper's Table 3 is the median of 5 runs.  Here each run is a DVC experiment queued with
 ``dvc exp run --queue -S seed=...`` (README: Several seeds); this module reads what
 ``dvc exp show --json`` says about them and summarises, per survey, every score of
-``metrics/evaluate/<survey>.json``: n, median, min, max and the interquartile range (75th minus
-25th percentile, numpy's linear interpolation) as the spread.
+``metrics/headline/<survey>.json`` (the only metrics file, so the only one ``dvc exp show``
+reads): n, median, min, max and the interquartile range (75th minus 25th percentile, numpy's
+linear interpolation) as the spread.
 
 The shape of ``dvc exp show --json`` (DVC 3): a list of rows, the workspace first, then one per
 baseline commit (HEAD only, by default); a baseline's ``experiments`` are
@@ -30,8 +31,6 @@ from pipeline.errors import InputError
 SEED_KEY = "seed"
 #: The params file whose keys `dvc exp run -S` names without a ``file:`` prefix.
 DEFAULT_PARAMS_FILE = "params.yaml"
-#: Numbers of the evaluate metrics that are split sizes, not kNN scores: not summarised.
-COUNT_KEYS = frozenset({"n_train", "n_val", "n_test"})
 SPREAD = "iqr"
 SPREAD_DOC = "iqr: 75th minus 25th percentile of the per-seed values (numpy, linear interpolation)"
 
@@ -42,7 +41,7 @@ class SeedSweepError(InputError):
 
 @dataclass(frozen=True)
 class Run:
-    """One finished experiment: its params (flattened, dotted keys) and its evaluate scores."""
+    """One finished experiment: its params (flattened, dotted keys) and its headline scores."""
     name: str
     rev: str
     timestamp: str
@@ -78,11 +77,6 @@ def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _is_score(key: str, value: Any) -> bool:
-    # None: a score the run could not compute (knn_val without a validation split)
-    return isinstance(value, (int, float)) and key.split(".")[0] not in COUNT_KEYS
-
-
 def _unfinished(entry: dict) -> str | None:
     """Why an experiment of ``dvc exp show`` has no usable result, or None."""
     state = (entry.get("executor") or {}).get("state")
@@ -112,14 +106,14 @@ def _run(entry: dict) -> Run:
     scores: dict[str, dict[str, float]] = {}
     for file, content in rev["data"]["metrics"].items():
         survey = Path(file).stem
-        if Path(file) != paths.evaluate_metrics(survey):
+        if Path(file) != paths.headline_metrics(survey):
             continue
         if "data" not in content:
             msg = (content.get("error") or {}).get("msg", "no data")
             raise SeedSweepError(f"experiment {name} has no metrics in {file}: {msg}")
-        scores[survey] = {k: float(v) for k, v in _flatten(content["data"]).items() if _is_score(k, v)}
+        scores[survey] = {k: float(v) for k, v in _flatten(content["data"]).items()}
     if not scores:
-        raise SeedSweepError(f"experiment {name} has no {paths.evaluate_metrics('<survey>')} metrics")
+        raise SeedSweepError(f"experiment {name} has no {paths.headline_metrics('<survey>')} metrics")
     return Run(name, rev["rev"], rev["data"].get("timestamp") or "", params, scores)
 
 

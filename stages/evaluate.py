@@ -8,7 +8,7 @@ from pipeline import paths, prepare
 from pipeline.distributed import pick_device
 from pipeline.embed import embed_images
 from pipeline.embeddings import load_embeddings
-from pipeline.evaluate import evaluate_representation, pixel_features
+from pipeline.evaluate import evaluate_representation, headline, pixel_features
 from pipeline.model import build_encoder
 from pipeline.params import Params, Survey
 from pipeline.shared import read_model
@@ -57,6 +57,7 @@ def run(name: str, survey: Survey, params: Params) -> None:
         "representations": {rep: brief(r) for rep, r in reps.items()},
     }
     write_json(paths.evaluate_metrics(name), metrics)
+    write_json(paths.headline_metrics(name), headline(metrics, ev.k))
     test = split == "test"
     pd.DataFrame({"id": emb["id"][test], "actual": [classes[i] for i in labels[test]],
                   "predicted": [classes[i] for i in main_rep["pred"]]}).to_csv(paths.confusion_file(name), index=False)

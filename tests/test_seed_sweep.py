@@ -21,7 +21,7 @@ def experiment(name: str, seed: int, scores: dict[str, dict], *, params: dict | 
                state: str | None = "success", timestamp: str = "2026-01-01T00:00:00") -> dict:
     """One experiment of `dvc exp show --json`, in the shape DVC 3 prints (see pipeline/seed_sweep.py)."""
     failed = state == "failed"
-    metrics = {f"metrics/evaluate/{survey}.json": {"data": m} for survey, m in scores.items()}
+    metrics = {f"metrics/headline/{survey}.json": {"data": m} for survey, m in scores.items()}
     if state in ("queued", "running"):
         metrics = {}
     elif failed:
@@ -46,10 +46,9 @@ def show(*experiments: dict) -> list[dict]:
 
 
 def scores(knn1: float, knn5: float, nmi: float) -> dict:
-    """An evaluate metrics file's shape, with a few scores set and the rest fixed."""
-    return {"knn": {"k1": knn1, "k5": knn5}, "knn_val": None, "nmi": nmi, "n_test": 10 + int(knn1),
-            "recall": {"spiral": knn1 / 2}, "baseline": {"pixels": {"k1": knn1 - 20}},
-            "representations": {"backbone": {"knn": {"k1": knn5 + 1}, "nmi": nmi / 2}}}
+    """A headline metrics file's shape (pipeline.evaluate.headline), its scores made from three."""
+    return {"knn": {"k1": knn1, "k5": knn5}, "nmi": nmi, "ari": nmi / 2,
+            "baseline": {"random_init": {"k5": knn5 - 30}, "pixels": {"k5": knn1 - 20}}}
 
 
 def by_hand(values: list[float]) -> tuple[float, float]:
@@ -73,10 +72,9 @@ def test_median_and_iqr_of_every_knn_score_match_a_hand_computation(n_seeds):
     for j, survey in enumerate("ab"):
         got = summary["surveys"][survey]
         expected = {"knn.k1": table[:, j, 0], "knn.k5": table[:, j, 1], "nmi": table[:, j, 2],
-                    "recall.spiral": table[:, j, 0] / 2, "baseline.pixels.k1": table[:, j, 0] - 20,
-                    "representations.backbone.knn.k1": table[:, j, 1] + 1,
-                    "representations.backbone.nmi": table[:, j, 2] / 2}
-        assert set(got) == set(expected)  # n_test is a count, knn_val null: neither is a score
+                    "ari": table[:, j, 2] / 2, "baseline.random_init.k5": table[:, j, 1] - 30,
+                    "baseline.pixels.k5": table[:, j, 0] - 20}
+        assert set(got) == set(expected)
         for key, values in expected.items():
             median, iqr = by_hand(list(values))
             assert got[key]["n"] == n_seeds
@@ -115,10 +113,10 @@ def test_an_unfinished_or_failed_experiment_is_refused_unless_left_out(state, me
 
 def test_a_finished_experiment_without_its_metrics_file_is_refused():
     exp = experiment("nometrics", 2, {"a": scores(1, 2, 3)}, state=None)  # run in the workspace
-    exp["revs"][0]["data"]["metrics"]["metrics/evaluate/a.json"] = {"error": {"msg": "No such file"}}
-    with pytest.raises(SeedSweepError, match=r"nometrics has no metrics in metrics/evaluate/a\.json: No such"):
+    exp["revs"][0]["data"]["metrics"]["metrics/headline/a.json"] = {"error": {"msg": "No such file"}}
+    with pytest.raises(SeedSweepError, match=r"nometrics has no metrics in metrics/headline/a\.json: No such"):
         summarise(show(experiment("x", 1, {"a": scores(1, 2, 3)}), exp))
-    with pytest.raises(SeedSweepError, match=r"nometrics has no metrics/evaluate/<survey>\.json"):
+    with pytest.raises(SeedSweepError, match=r"nometrics has no metrics/headline/<survey>\.json"):
         summarise(show(experiment("x", 1, {"a": scores(1, 2, 3)}), experiment("nometrics", 2, {}, state=None)))
 
 
@@ -139,7 +137,8 @@ def test_dvc_failing_is_one_clear_error(tmp_path):
 
 # --- for real: DVC's queue in a throw-away git + DVC repository ----------------------------------
 
-#: The trivial stage: an evaluate metrics file whose scores depend on the seed and the survey.
+#: The trivial stage: as the evaluate stage, a detail file (a plain output) and its headline (the
+#: metrics file), whose scores depend on the seed and the survey.
 FAKE_EVALUATE = '''
 import json, sys
 from pathlib import Path
@@ -148,13 +147,15 @@ import yaml
 def fake_scores(seed, survey):
     shift = {"a": 0, "b": 5}[survey]
     return {"knn": {"k1": 60 + shift + (seed * 7) % 10, "k5": 70 + shift + seed / 4},
-            "nmi": (seed % 3) / 10, "n_test": 12}
+            "nmi": (seed % 3) / 10}
 
 if __name__ == "__main__":
-    seed = yaml.safe_load(Path("params.yaml").read_text())["seed"]
-    out = Path(f"metrics/evaluate/{sys.argv[1]}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(fake_scores(seed, sys.argv[1])))
+    seed, survey = yaml.safe_load(Path("params.yaml").read_text())["seed"], sys.argv[1]
+    for kind, scores in (("evaluate", {**fake_scores(seed, survey), "knn_loo": {"k1": seed}, "n_test": 12}),
+                         ("headline", fake_scores(seed, survey))):
+        out = Path(f"metrics/{kind}/{survey}.json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(scores))
 '''
 DVC_YAML = """stages:
   evaluate:
@@ -163,8 +164,10 @@ DVC_YAML = """stages:
       cmd: python fake_evaluate.py ${item}
       deps: [fake_evaluate.py]
       params: [seed, evaluate]
-      metrics:
+      outs:
         - metrics/evaluate/${item}.json: {cache: false}
+      metrics:
+        - metrics/headline/${item}.json: {cache: false}
 """
 SEEDS = [3, 11, 4, 8, 20]
 
@@ -212,7 +215,7 @@ def test_the_documented_queue_commands_then_the_summary_for_real(tmp_path):
             median, iqr = by_hand(values)
             got = summary["surveys"][survey][key]
             assert (got["n"], got["median"], got["iqr"]) == (5, pytest.approx(median), pytest.approx(iqr)), key
-        assert "n_test" not in summary["surveys"][survey]
+        assert set(summary["surveys"][survey]) == {"knn.k1", "knn.k5", "nmi"}  # the detail file is not pooled
     assert (repo / "metrics/seeds.png").stat().st_size > 0
     assert "knn.k1" in printed and "5 seeds summarised" in printed
     assert summarise(exp_show(repo)) == summary  # the library on the real JSON, as the command
